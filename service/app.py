@@ -1,0 +1,25 @@
+"""The application factory: gunicorn runs ``service.app:create_app()``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+from service.config import load_config
+from service.web import meta, rank
+from service.web.problems import register_error_handlers
+
+
+def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
+    """A configured app: defaults, then ALRANK_* variables, then ``test_config``."""
+    app = Flask(__name__)
+    load_config(app, test_config)
+    # The per-route limits are set on each request; this caps everything else.
+    app.config["MAX_CONTENT_LENGTH"] = max(
+        app.config["MAX_JSON_BYTES"], app.config["MAX_NPY_BYTES"]
+    )
+    register_error_handlers(app)
+    app.register_blueprint(rank.blueprint)
+    app.register_blueprint(meta.blueprint)
+    return app

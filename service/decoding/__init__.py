@@ -1,0 +1,1 @@
+"""Decoding: request bytes in, checked arrays out; every failure is a typed error."""

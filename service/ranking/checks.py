@@ -1,0 +1,140 @@
+"""Up-front checks on pool arrays; each failure raises InvalidInput naming the field.
+
+The fast path costs a few reductions per chunk; only when it fails does the
+slow path look for the first offending row to say exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.errors import InvalidInput
+from service.ranking.rowops import row_sum
+
+# Rows of a probability matrix must sum to 1 within this absolute tolerance.
+# It admits float32 rounding over thousands of classes and probabilities
+# printed with four or more decimals; send normalize=true for anything looser.
+PROBABILITY_ATOL = 1e-3
+
+
+def check_shape(shape: tuple[int, ...], *, name: str, axes: str) -> None:
+    """Check a declared shape against named axes such as "NC" (pool, classes).
+
+    The pool axis N must hold at least one row; a class axis C at least two
+    classes; any other axis at least one entry.
+    """
+    if len(shape) != len(axes):
+        raise InvalidInput(
+            f"expected a {len(axes)}-D array ({' x '.join(axes)}), got {len(shape)}-D "
+            f"with shape {list(shape)}",
+            field=name,
+        )
+    for axis, size in zip(axes, shape, strict=True):
+        if axis == "N" and size < 1:
+            raise InvalidInput("the pool is empty: expected at least 1 row, got 0", field=name)
+        if axis == "C" and size < 2:
+            raise InvalidInput(f"expected at least 2 classes, got {size}", field=name)
+        if size < 1:
+            raise InvalidInput(f"axis {axis} is empty: expected at least 1 entry", field=name)
+
+
+def check_finite(values: np.ndarray, *, name: str, row_offset: int = 0) -> None:
+    """Reject NaN and +-Inf anywhere in ``values`` (pool axis first)."""
+    low, high = values.min(), values.max()
+    if np.isfinite(low) and np.isfinite(high):
+        return
+    row = _first_row(~np.isfinite(values))
+    raise InvalidInput(
+        f"row {row + row_offset} holds a non-finite value (NaN or +-Inf)", field=name
+    )
+
+
+def check_probabilities(
+    probs: np.ndarray, *, name: str, row_offset: int = 0, atol: float = PROBABILITY_ATOL
+) -> None:
+    """Check (n, c) rows are finite, in [0, 1] and sum to 1 within ``atol``."""
+    low, high = probs.min(), probs.max()
+    sums = row_sum(probs)
+    if low >= 0 and high <= 1 + atol and np.abs(sums - 1).max() <= atol:
+        return
+    check_finite(probs, name=name, row_offset=row_offset)
+    outside = (probs < 0) | (probs > 1 + atol)
+    if outside.any():
+        row = _first_row(outside)
+        col = int(np.flatnonzero(outside[row])[0])
+        raise InvalidInput(
+            f"row {row + row_offset}, column {col}: probability {float(probs[row, col])!r} "
+            "is outside [0, 1]",
+            field=name,
+        )
+    row = int(np.flatnonzero(np.abs(sums - 1) > atol)[0])
+    raise InvalidInput(
+        f"row {row + row_offset} sums to {float(sums[row]):.6g}, expected 1 within "
+        f"{atol:g}; send normalize=true to rescale rows",
+        field=name,
+    )
+
+
+def normalize_rows(values: np.ndarray, *, name: str, row_offset: int = 0) -> np.ndarray:
+    """Rescale non-negative (n, c) rows to sum to 1; rows must have a positive sum."""
+    check_finite(values, name=name, row_offset=row_offset)
+    if values.min() < 0:
+        row = _first_row(values < 0)
+        raise InvalidInput(
+            f"row {row + row_offset} holds a negative value; normalize needs non-negative weights",
+            field=name,
+        )
+    sums = row_sum(values)
+    bad = ~((sums > 0) & np.isfinite(sums))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidInput(
+            f"row {row + row_offset} sums to {float(sums[row]):g} and cannot be normalized",
+            field=name,
+        )
+    return values / sums[:, None]
+
+
+def _first_row(mask: np.ndarray) -> int:
+    """Index of the first row (pool axis 0) where ``mask`` holds anywhere."""
+    flat = mask.reshape(mask.shape[0], -1).any(axis=1)
+    return int(np.flatnonzero(flat)[0])
+
+
+def check_exclude(exclude: np.ndarray, *, pool_size: int) -> np.ndarray:
+    """Check pool indices to exclude (m,): integers in [0, pool_size), no repeats.
+
+    Returns them sorted ascending as int64.
+    """
+    if exclude.ndim != 1:
+        raise InvalidInput(
+            f"expected a flat list of pool indices, got a {exclude.ndim}-D array",
+            field="exclude",
+        )
+    if exclude.size and exclude.dtype.kind not in "iu":
+        raise InvalidInput(f"expected integer pool indices, got {exclude.dtype}", field="exclude")
+    indices = np.sort(exclude.astype(np.int64, copy=False))
+    if indices.size and (indices[0] < 0 or indices[-1] >= pool_size):
+        bad = indices[0] if indices[0] < 0 else indices[-1]
+        raise InvalidInput(
+            f"index {int(bad)} is outside the pool of {pool_size} rows "
+            f"(expected 0 <= index < {pool_size})",
+            field="exclude",
+        )
+    repeated = indices[1:][indices[1:] == indices[:-1]]
+    if repeated.size:
+        raise InvalidInput(f"index {int(repeated[0])} is listed twice", field="exclude")
+    return indices
+
+
+def check_budget(budget: int, *, pool_size: int, n_excluded: int) -> None:
+    """Check 1 <= budget <= the pool rows left after exclusions."""
+    available = pool_size - n_excluded
+    if budget < 1:
+        raise InvalidInput(f"budget must be at least 1, got {budget}", field="budget")
+    if budget > available:
+        raise InvalidInput(
+            f"budget {budget} exceeds the {available} pool rows available "
+            f"({pool_size} rows, {n_excluded} excluded)",
+            field="budget",
+        )

@@ -1,0 +1,93 @@
+"""Input kinds: how each kind of pool array is checked and turned into probabilities.
+
+An input kind maps one chunk of the client's array (pool axis first) to a
+chunk of class probabilities (n, c), raising InvalidInput with the field name
+and the global row number of the first bad row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.errors import InvalidInput
+from service.ranking.checks import check_finite, check_probabilities, normalize_rows
+from service.ranking.params import Param
+from service.ranking.transforms import softmax
+
+Prepare = Callable[[np.ndarray, Mapping[str, object], int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class InputKind:
+    """A kind of pool array the service accepts.
+
+    ``axes`` names the array's axes ("NC": pool, classes). ``prepare`` takes a
+    chunk, the request's options and the chunk's first row number, and returns
+    probabilities of shape (n, c).
+    """
+
+    name: str
+    axes: str
+    description: str
+    params: tuple[Param, ...]
+    prepare: Prepare
+
+
+def _prepare_probabilities(
+    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
+) -> np.ndarray:
+    if options.get("normalize"):
+        return normalize_rows(chunk, name="probabilities", row_offset=row_offset)
+    check_probabilities(chunk, name="probabilities", row_offset=row_offset)
+    return chunk
+
+
+def _prepare_logits(
+    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
+) -> np.ndarray:
+    check_finite(chunk, name="logits", row_offset=row_offset)
+    temperature = float(options.get("temperature", 1.0))  # type: ignore[arg-type]
+    # Python floats here: the check must not itself overflow or warn.
+    in_dtype = float(chunk.dtype.type(temperature))
+    largest = max(abs(float(chunk.min())), abs(float(chunk.max())))
+    if not (in_dtype > 0 and largest / in_dtype <= float(np.finfo(chunk.dtype).max)):
+        raise InvalidInput(
+            f"logits divided by temperature {temperature:g} overflow {chunk.dtype}",
+            field="params.temperature",
+        )
+    return softmax(chunk, temperature)
+
+
+TEMPERATURE = Param(
+    "temperature",
+    "number",
+    1.0,
+    "Softmax temperature: probabilities = softmax(logits / temperature).",
+    minimum=0.0,
+    exclusive_minimum=True,
+)
+
+INPUT_KINDS: dict[str, InputKind] = {
+    kind.name: kind
+    for kind in (
+        InputKind(
+            "probabilities",
+            "NC",
+            "Class probabilities, N x C; each row sums to 1 within 1e-3 "
+            "(or send normalize=true to rescale non-negative rows).",
+            (),
+            _prepare_probabilities,
+        ),
+        InputKind(
+            "logits",
+            "NC",
+            "Unnormalized class scores, N x C; turned into probabilities with a "
+            "numerically stable softmax.",
+            (TEMPERATURE,),
+            _prepare_logits,
+        ),
+    )
+}

@@ -1,0 +1,79 @@
+"""Top-k selection with a fixed tie rule: higher score first, then lower index.
+
+Selection is O(n) with a partition, never a full sort of the pool; only the k
+selected items are sorted. ``RunningTopK`` keeps the answer while a pool
+arrives chunk by chunk, and gives exactly the answer of one call over the
+whole pool, whatever the chunk boundaries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def top_k_positions(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best entries of ``scores`` (n,), in ascending position order.
+
+    Among equal scores at the cut the lower positions are kept.
+    """
+    n = scores.shape[0]
+    if k >= n:
+        return np.arange(n)
+    kth = np.partition(scores, n - k)[n - k]  # the k-th largest value
+    above = np.flatnonzero(scores > kth)
+    ties = np.flatnonzero(scores == kth)[: k - above.shape[0]]
+    kept = np.concatenate([above, ties])
+    kept.sort()
+    return kept
+
+
+def rank_order(indices: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Permutation sorting items by score descending, then by index ascending."""
+    return np.lexsort((indices, -scores))
+
+
+class RunningTopK:
+    """The k best (index, score) pairs of a pool pushed in consecutive chunks.
+
+    Candidates are kept in ascending index order, so "lower position" and
+    "lower index" agree when the buffer is cut back to k. Once k candidates
+    are known, a new item must beat the k-th best score strictly to enter: an
+    equal score arrives with a higher index and loses the tie.
+    """
+
+    def __init__(self, k: int) -> None:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self.k = k
+        self._indices: list[np.ndarray] = []
+        self._scores: list[np.ndarray] = []
+        self._size = 0
+        self._threshold: float | None = None
+
+    def push(self, scores: np.ndarray, offset: int) -> None:
+        """Add the scores (m,) of pool items ``offset .. offset + m - 1``."""
+        if self._threshold is None:
+            positions = np.arange(scores.shape[0])
+        else:
+            positions = np.flatnonzero(scores > self._threshold)
+        self._indices.append(positions + offset)
+        self._scores.append(scores[positions])
+        self._size += positions.shape[0]
+        if self._size >= 2 * self.k:
+            self._cut()
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(indices (k',), scores (k',)) best first, k' = min(k, items pushed)."""
+        self._cut()
+        indices, scores = self._indices[0], self._scores[0]
+        order = rank_order(indices, scores)
+        return indices[order], scores[order]
+
+    def _cut(self) -> None:
+        indices = np.concatenate(self._indices) if self._indices else np.empty(0, np.int64)
+        scores = np.concatenate(self._scores) if self._scores else np.empty(0)
+        kept = top_k_positions(scores, self.k)
+        indices, scores = indices[kept], scores[kept]
+        self._indices, self._scores, self._size = [indices], [scores], indices.shape[0]
+        if indices.shape[0] == self.k:
+            self._threshold = scores.min()

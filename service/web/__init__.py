@@ -1,0 +1,1 @@
+"""The web layer: routes, request schemas, problem+json errors."""

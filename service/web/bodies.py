@@ -1,0 +1,124 @@
+"""Read a rank request's body, per content type, into scalar fields and pool sources.
+
+application/json: one object holding every field and the array.
+application/x-npy: the body is one .npy array, streamed; fields are query parameters.
+multipart/form-data: .npy parts named by role; fields are form fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+from flask import Request
+
+from service.decoding.jsonarrays import array_from_json, integers_from_json
+from service.decoding.limits import ArrayLimits
+from service.decoding.npy import NpyReader
+from service.decoding.sources import ArraySource, PoolSource
+from service.errors import InvalidInput, MalformedBody, UnsupportedMediaType
+from service.web.schemas import INPUT_FIELDS, RankJsonSchema, RankQuerySchema, split_query
+
+NPY_MEDIA_TYPE = "application/x-npy"
+ACCEPTED_MEDIA_TYPES = ("application/json", NPY_MEDIA_TYPE, "multipart/form-data")
+
+
+@dataclass(frozen=True)
+class RankBody:
+    """The decoded request: checked scalar fields, raw params and the input arrays."""
+
+    fields: Mapping[str, object]
+    params: Mapping[str, object]
+    exclude: np.ndarray
+    sources: Mapping[str, PoolSource]
+
+
+def read_rank_body(request: Request, limits: ArrayLimits) -> RankBody:
+    """Decode ``request`` according to its content type."""
+    readers = {
+        "application/json": _read_json,
+        NPY_MEDIA_TYPE: _read_npy,
+        "multipart/form-data": _read_multipart,
+    }
+    reader = readers.get(request.mimetype)
+    if reader is None:
+        got = request.mimetype or "no content type"
+        raise UnsupportedMediaType(
+            f"expected one of {', '.join(ACCEPTED_MEDIA_TYPES)}, got {got}; "
+            f"send .npy bodies with Content-Type: {NPY_MEDIA_TYPE}"
+        )
+    return reader(request, limits)
+
+
+def _read_json(request: Request, limits: ArrayLimits) -> RankBody:
+    document = parse_json(request.get_data(cache=False))
+    if not isinstance(document, dict):
+        raise InvalidInput("expected a JSON object at the top level", field="body")
+    arrays = {name: document.pop(name) for name in INPUT_FIELDS if name in document}
+    fields = RankJsonSchema().load(document)
+    sources = {
+        name: ArraySource(array_from_json(value, name=name, limits=limits), name=name)
+        for name, value in arrays.items()
+    }
+    exclude = integers_from_json(fields["exclude"], name="exclude")
+    return RankBody(fields, fields["params"], exclude, sources)
+
+
+def parse_json(body: bytes) -> object:
+    """Parse a JSON document; the non-standard NaN and Infinity literals are read
+    as numbers so the array checks can name the field they appear in."""
+    if not body.strip():
+        raise MalformedBody("the body is empty: expected a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as strict_error:
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise MalformedBody(f"the body is not valid JSON: {strict_error}") from None
+
+
+def _read_npy(request: Request, limits: ArrayLimits) -> RankBody:
+    fields, params, exclude = _read_text_fields(request.args)
+    name = str(fields["input"])
+    source = NpyReader(request.stream, name=name, limits=limits)
+    return RankBody(fields, params, exclude, {name: source})
+
+
+def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
+    text_fields = dict(request.args) | dict(request.form)
+    unknown = sorted(set(request.files) - set(INPUT_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"unknown file part {unknown[0]!r}; parts are named by role: {', '.join(INPUT_FIELDS)}",
+            field=unknown[0],
+        )
+    fields, params, exclude = _read_text_fields(text_fields)
+    sources = {
+        name: NpyReader(part.stream, name=name, limits=limits)
+        for name, part in request.files.items()
+    }
+    return RankBody(fields, params, exclude, sources)
+
+
+def _read_text_fields(
+    args: Mapping[str, str],
+) -> tuple[dict[str, object], dict[str, str], np.ndarray]:
+    scalars, params = split_query(dict(args))
+    fields = RankQuerySchema().load(scalars)
+    exclude = _parse_index_list(str(fields["exclude"]))
+    return fields, params, exclude
+
+
+def _parse_index_list(text: str) -> np.ndarray:
+    """Comma-separated pool indices, e.g. "3,17,42"."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    try:
+        return np.array([int(item) for item in items], dtype=np.int64)
+    except (ValueError, OverflowError):
+        raise InvalidInput(
+            f"expected comma-separated integers, got {text[:80]!r}", field="exclude"
+        ) from None

@@ -1,0 +1,61 @@
+"""Turn a decoded rank request into a RankPlan, checking it against the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from service.decoding.sources import PoolSource
+from service.errors import InvalidInput
+from service.ranking.checks import check_budget, check_exclude, check_shape
+from service.ranking.inputs import INPUT_KINDS
+from service.ranking.pipeline import RankPlan
+from service.ranking.registry import get_strategy
+from service.web.bodies import RankBody
+from service.web.params import check_params
+
+
+def build_plan(body: RankBody, *, max_budget: int) -> tuple[RankPlan, PoolSource]:
+    """The plan and the pool source of a request; InvalidInput names what is wrong."""
+    fields = body.fields
+    strategy = get_strategy(str(fields["strategy"]))
+    source = _input_source(body.sources, strategy.inputs)
+    kind = INPUT_KINDS[source.name]
+    check_shape(source.shape, name=source.name, axes=kind.axes)
+    params = check_params(body.params, strategy.params + kind.params)
+    if fields["normalize"] and kind.name != "probabilities":
+        raise InvalidInput("normalize applies to probabilities only", field="normalize")
+    pool_size = source.shape[0]
+    exclude = check_exclude(body.exclude, pool_size=pool_size)
+    budget = int(fields["budget"])  # type: ignore[call-overload]
+    if budget > max_budget:
+        raise InvalidInput(
+            f"budget {budget} exceeds the service's limit of {max_budget}", field="budget"
+        )
+    check_budget(budget, pool_size=pool_size, n_excluded=exclude.shape[0])
+    plan = RankPlan(
+        strategy=strategy,
+        input_kind=kind,
+        budget=budget,
+        exclude=exclude,
+        options={**params, "normalize": fields["normalize"]},
+        seed=fields.get("seed"),  # type: ignore[arg-type]
+        keep_all_scores=bool(fields["return_all_scores"]),
+    )
+    return plan, source
+
+
+def _input_source(sources: Mapping[str, PoolSource], accepted: tuple[str, ...]) -> PoolSource:
+    """The one input array of the request, which the strategy must accept."""
+    given = [name for name in INPUT_KINDS if name in sources]
+    if not given:
+        raise InvalidInput(
+            f"no input array: send one of {', '.join(INPUT_KINDS)}", field="probabilities"
+        )
+    if len(given) > 1:
+        raise InvalidInput(f"send exactly one input array, got {', '.join(given)}", field=given[1])
+    if given[0] not in accepted:
+        raise InvalidInput(
+            f"this strategy does not accept {given[0]}; it needs one of: {', '.join(accepted)}",
+            field=given[0],
+        )
+    return sources[given[0]]

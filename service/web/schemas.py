@@ -1,0 +1,72 @@
+"""marshmallow schemas for the scalar fields of POST /v1/rank.
+
+JSON bodies are checked strictly (budget 2.5, "ten" or true are refused);
+query strings and multipart form fields arrive as text and are parsed.
+"""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from service.ranking.inputs import INPUT_KINDS
+
+MAX_SEED = 2**64 - 1
+SELECTION_METHODS = ("top",)
+INPUT_FIELDS = tuple(INPUT_KINDS)
+
+
+def _strict_boolean() -> fields.Boolean:
+    return fields.Boolean(truthy={True}, falsy={False}, load_default=False)
+
+
+class SelectionSchema(Schema):
+    """How the k items are drawn from the scores; "top" takes the k best."""
+
+    class Meta:
+        unknown = RAISE
+
+    method = fields.String(load_default="top", validate=validate.OneOf(SELECTION_METHODS))
+
+
+class RankJsonSchema(Schema):
+    """An application/json rank request; array fields are decoded separately."""
+
+    class Meta:
+        unknown = RAISE
+
+    strategy = fields.String(required=True)
+    budget = fields.Integer(strict=True, required=True)
+    exclude = fields.Raw(load_default=list)
+    seed = fields.Integer(strict=True, validate=validate.Range(0, MAX_SEED))
+    params = fields.Dict(keys=fields.String(), load_default=dict)
+    normalize = _strict_boolean()
+    return_all_scores = _strict_boolean()
+    selection = fields.Nested(SelectionSchema, load_default=lambda: {"method": "top"})
+
+
+class RankQuerySchema(Schema):
+    """Scalar fields of a .npy or multipart rank request, as query or form text.
+
+    Unknown keys are strategy or input parameters (e.g. temperature=2).
+    """
+
+    class Meta:
+        unknown = RAISE
+
+    strategy = fields.String(required=True)
+    budget = fields.Integer(required=True)
+    # Names the role of a .npy body (multipart parts are named by role instead).
+    input = fields.String(load_default="probabilities", validate=validate.OneOf(INPUT_FIELDS))
+    exclude = fields.String(load_default="")
+    seed = fields.Integer(validate=validate.Range(0, MAX_SEED))
+    normalize = fields.Boolean(load_default=False)
+    return_all_scores = fields.Boolean(load_default=False)
+    selection = fields.String(load_default="top", validate=validate.OneOf(SELECTION_METHODS))
+
+
+def split_query(args: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Split query or form fields into (scalar fields, strategy/input parameters)."""
+    known = set(RankQuerySchema().fields)
+    scalars = {key: value for key, value in args.items() if key in known}
+    params = {key: value for key, value in args.items() if key not in known}
+    return scalars, params
