@@ -1,4 +1,4 @@
-"""A pool array that can be read as consecutive row chunks."""
+"""A pool array that can be read as consecutive row chunks along the pool axis."""
 
 from __future__ import annotations
 
@@ -11,13 +11,20 @@ from service.ranking.chunks import chunk_slices
 
 
 class PoolSource(Protocol):
-    """Rows of one input array, pool axis first; ``chunks`` may be called once."""
+    """Rows of one input array; ``chunks`` or ``read_all`` may be called once.
+
+    Chunks are cut along the array's first axis.
+    """
 
     name: str
     shape: tuple[int, ...]
 
     def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         """(first row number, rows) pairs with at most ``rows`` rows each."""
+        ...
+
+    def read_all(self) -> np.ndarray:
+        """The whole array."""
         ...
 
 
@@ -27,8 +34,38 @@ class ArraySource:
     def __init__(self, array: np.ndarray, *, name: str) -> None:
         self.name = name
         self.array = array
-        self.shape = array.shape
+        self.shape: tuple[int, ...] = array.shape
 
     def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         for part in chunk_slices(self.shape[0], rows):
             yield part.start, self.array[part]
+
+    def read_all(self) -> np.ndarray:
+        return self.array
+
+
+class ReorderedSource:
+    """A source whose axes were sent in ``sent`` order, read in ``wanted`` order.
+
+    Both name the same axes, e.g. sent "TNC", wanted "NTC". When the pool axis
+    N comes first in both, rows still stream chunk by chunk and each chunk is
+    transposed as a view; otherwise the whole array is read first (bounded by
+    the size limits) and chunked as a transposed view.
+    """
+
+    def __init__(self, source: PoolSource, *, sent: str, wanted: str) -> None:
+        self.name = source.name
+        self._source = source
+        self._order = tuple(sent.index(axis) for axis in wanted)
+        self._streams = sent[0] == wanted[0]
+        self.shape = tuple(source.shape[axis] for axis in self._order)
+
+    def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        if not self._streams:
+            yield from ArraySource(self.read_all(), name=self.name).chunks(rows)
+            return
+        for offset, chunk in self._source.chunks(rows):
+            yield offset, chunk.transpose(self._order)
+
+    def read_all(self) -> np.ndarray:
+        return self._source.read_all().transpose(self._order)

@@ -20,8 +20,8 @@ PROBABILITY_ATOL = 1e-3
 def check_shape(shape: tuple[int, ...], *, name: str, axes: str) -> None:
     """Check a declared shape against named axes such as "NC" (pool, classes).
 
-    The pool axis N must hold at least one row; a class axis C at least two
-    classes; any other axis at least one entry.
+    The pool axis N must hold at least one row; the class axis C at least two
+    classes; the pass axis T at least two passes; any other axis one entry.
     """
     if len(shape) != len(axes):
         raise InvalidInput(
@@ -34,54 +34,86 @@ def check_shape(shape: tuple[int, ...], *, name: str, axes: str) -> None:
             raise InvalidInput("the pool is empty: expected at least 1 row, got 0", field=name)
         if axis == "C" and size < 2:
             raise InvalidInput(f"expected at least 2 classes, got {size}", field=name)
+        if axis == "T" and size < 2:
+            raise InvalidInput(
+                f"expected at least 2 passes (Monte-Carlo samples or committee members), "
+                f"got {size}",
+                field=name,
+            )
         if size < 1:
             raise InvalidInput(f"axis {axis} is empty: expected at least 1 entry", field=name)
 
 
-def check_finite(values: np.ndarray, *, name: str, row_offset: int = 0) -> None:
-    """Reject NaN and +-Inf anywhere in ``values`` (pool axis first)."""
+def check_finite(values: np.ndarray, *, name: str, row_offset: int = 0, passes: int = 1) -> None:
+    """Reject NaN and +-Inf anywhere in ``values`` (rows first).
+
+    With ``passes`` > 1 the rows are (pool item, pass) pairs, item-major, as
+    in samples (n, t, c) reshaped to (n * t, c); messages name both.
+    """
     low, high = values.min(), values.max()
     if np.isfinite(low) and np.isfinite(high):
         return
     row = _first_row(~np.isfinite(values))
     raise InvalidInput(
-        f"row {row + row_offset} holds a non-finite value (NaN or +-Inf)", field=name
+        f"{_where(row, row_offset, passes)} holds a non-finite value (NaN or +-Inf)",
+        field=name,
     )
 
 
 def check_probabilities(
-    probs: np.ndarray, *, name: str, row_offset: int = 0, atol: float = PROBABILITY_ATOL
+    probs: np.ndarray,
+    *,
+    name: str,
+    row_offset: int = 0,
+    passes: int = 1,
+    atol: float = PROBABILITY_ATOL,
 ) -> None:
-    """Check (n, c) rows are finite, in [0, 1] and sum to 1 within ``atol``."""
+    """Check (m, c) rows are finite, in [0, 1] and sum to 1 within ``atol``."""
     low, high = probs.min(), probs.max()
     sums = row_sum(probs)
     if low >= 0 and high <= 1 + atol and np.abs(sums - 1).max() <= atol:
         return
-    check_finite(probs, name=name, row_offset=row_offset)
+    check_finite(probs, name=name, row_offset=row_offset, passes=passes)
     outside = (probs < 0) | (probs > 1 + atol)
     if outside.any():
         row = _first_row(outside)
         col = int(np.flatnonzero(outside[row])[0])
         raise InvalidInput(
-            f"row {row + row_offset}, column {col}: probability {float(probs[row, col])!r} "
-            "is outside [0, 1]",
+            f"{_where(row, row_offset, passes)}, column {col}: probability "
+            f"{float(probs[row, col])!r} is outside [0, 1]",
             field=name,
         )
     row = int(np.flatnonzero(np.abs(sums - 1) > atol)[0])
     raise InvalidInput(
-        f"row {row + row_offset} sums to {float(sums[row]):.6g}, expected 1 within "
-        f"{atol:g}; send normalize=true to rescale rows",
+        f"{_where(row, row_offset, passes)} sums to {float(sums[row]):.6g}, expected 1 "
+        f"within {atol:g}; send normalize=true to rescale rows",
         field=name,
     )
 
 
-def normalize_rows(values: np.ndarray, *, name: str, row_offset: int = 0) -> np.ndarray:
-    """Rescale non-negative (n, c) rows to sum to 1; rows must have a positive sum."""
-    check_finite(values, name=name, row_offset=row_offset)
+def check_log_probabilities(
+    logs: np.ndarray, *, name: str, row_offset: int = 0, passes: int = 1
+) -> None:
+    """Reject NaN and +Inf in log-probabilities (m, c); -Inf (probability 0) is allowed."""
+    if not (np.isnan(logs.min()) or logs.max() == np.inf):
+        return
+    row = _first_row(np.isnan(logs) | (logs == np.inf))
+    raise InvalidInput(
+        f"{_where(row, row_offset, passes)} holds NaN or +Inf, which is no log-probability",
+        field=name,
+    )
+
+
+def normalize_rows(
+    values: np.ndarray, *, name: str, row_offset: int = 0, passes: int = 1
+) -> np.ndarray:
+    """Rescale non-negative (m, c) rows to sum to 1; rows must have a positive sum."""
+    check_finite(values, name=name, row_offset=row_offset, passes=passes)
     if values.min() < 0:
         row = _first_row(values < 0)
         raise InvalidInput(
-            f"row {row + row_offset} holds a negative value; normalize needs non-negative weights",
+            f"{_where(row, row_offset, passes)} holds a negative value; normalize needs "
+            "non-negative weights",
             field=name,
         )
     sums = row_sum(values)
@@ -89,16 +121,24 @@ def normalize_rows(values: np.ndarray, *, name: str, row_offset: int = 0) -> np.
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InvalidInput(
-            f"row {row + row_offset} sums to {float(sums[row]):g} and cannot be normalized",
+            f"{_where(row, row_offset, passes)} sums to {float(sums[row]):g} and cannot "
+            "be normalized",
             field=name,
         )
     return values / sums[:, None]
 
 
 def _first_row(mask: np.ndarray) -> int:
-    """Index of the first row (pool axis 0) where ``mask`` holds anywhere."""
+    """Index of the first row (axis 0) where ``mask`` holds anywhere."""
     flat = mask.reshape(mask.shape[0], -1).any(axis=1)
     return int(np.flatnonzero(flat)[0])
+
+
+def _where(row: int, row_offset: int, passes: int) -> str:
+    """Name a row of a chunk by its pool row (and pass, for samples)."""
+    if passes == 1:
+        return f"row {row + row_offset}"
+    return f"row {row // passes + row_offset}, pass {row % passes}"
 
 
 def check_exclude(exclude: np.ndarray, *, pool_size: int) -> np.ndarray:

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.errors import InvalidInput
-from service.ranking.checks import check_finite, check_probabilities, normalize_rows
+from service.ranking.checks import (
+    check_finite,
+    check_log_probabilities,
+    check_probabilities,
+    normalize_rows,
+)
 from service.ranking.params import Param
 from service.ranking.transforms import softmax
 
@@ -24,9 +29,11 @@ Prepare = Callable[[np.ndarray, Mapping[str, object], int], np.ndarray]
 class InputKind:
     """A kind of pool array the service accepts.
 
-    ``axes`` names the array's axes ("NC": pool, classes). ``prepare`` takes a
-    chunk, the request's options and the chunk's first row number, and returns
-    probabilities of shape (n, c).
+    ``axes`` names the axes the core works with ("NC": pool, classes; "NTC":
+    pool, passes, classes). ``prepare`` takes a chunk in that order, the
+    request's options and the chunk's first row number, and returns class
+    probabilities of the same shape. ``layout_param`` names the parameter,
+    if any, by which a client sends the axes in another order.
     """
 
     name: str
@@ -34,6 +41,11 @@ class InputKind:
     description: str
     params: tuple[Param, ...]
     prepare: Prepare
+    layout_param: str | None = None
+
+    def sent_axes(self, options: Mapping[str, object]) -> str:
+        """The axis order the client sent, e.g. "TNC"."""
+        return str(options[self.layout_param]) if self.layout_param else self.axes
 
 
 def _prepare_probabilities(
@@ -61,6 +73,24 @@ def _prepare_logits(
     return softmax(chunk, temperature)
 
 
+def _prepare_samples(
+    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
+) -> np.ndarray:
+    samples = np.ascontiguousarray(chunk)
+    n, passes, n_classes = samples.shape
+    flat = samples.reshape(n * passes, n_classes)
+    if options.get("space") == "log":
+        check_log_probabilities(flat, name="samples", row_offset=row_offset, passes=passes)
+        # exp underflows only below the float's smallest subnormal, where a
+        # probability can no longer change any score.
+        flat = np.exp(flat)
+    if options.get("normalize"):
+        flat = normalize_rows(flat, name="samples", row_offset=row_offset, passes=passes)
+    else:
+        check_probabilities(flat, name="samples", row_offset=row_offset, passes=passes)
+    return flat.reshape(n, passes, n_classes)
+
+
 TEMPERATURE = Param(
     "temperature",
     "number",
@@ -68,6 +98,22 @@ TEMPERATURE = Param(
     "Softmax temperature: probabilities = softmax(logits / temperature).",
     minimum=0.0,
     exclusive_minimum=True,
+)
+
+LAYOUT = Param(
+    "layout",
+    "string",
+    "NTC",
+    "Axis order of samples: N pool items, T passes, C classes.",
+    choices=("NTC", "TNC", "NCT"),
+)
+
+SPACE = Param(
+    "space",
+    "string",
+    "prob",
+    "Whether samples hold probabilities (prob) or natural-log probabilities (log).",
+    choices=("prob", "log"),
 )
 
 INPUT_KINDS: dict[str, InputKind] = {
@@ -88,6 +134,15 @@ INPUT_KINDS: dict[str, InputKind] = {
             "numerically stable softmax.",
             (TEMPERATURE,),
             _prepare_logits,
+        ),
+        InputKind(
+            "samples",
+            "NTC",
+            "Class probabilities from T >= 2 Monte-Carlo passes or committee members, "
+            "N x T x C by default (see layout); each pass's row sums to 1 within 1e-3.",
+            (LAYOUT, SPACE),
+            _prepare_samples,
+            layout_param="layout",
         ),
     )
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from service.ranking.bayesian import mean_over_passes
 from service.ranking.inputs import InputKind
 from service.ranking.registry import Strategy
 from service.ranking.topk import RunningTopK
@@ -73,7 +74,10 @@ def rank_chunks(
     best = RunningTopK(plan.budget)
     all_scores: np.ndarray | None = None
     for offset, rows in chunks:
-        scores = score(plan.input_kind.prepare(rows, plan.options, offset))
+        probs = plan.input_kind.prepare(rows, plan.options, offset)
+        if plan.strategy.form == "probs" and probs.ndim == 3:
+            probs = mean_over_passes(probs)
+        scores = score(probs)
         if plan.keep_all_scores:
             if all_scores is None:
                 all_scores = np.empty(pool_size, dtype=scores.dtype)

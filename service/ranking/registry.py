@@ -2,7 +2,9 @@
 
 A pointwise strategy scores each pool item on its own, so it runs chunk by
 chunk in bounded memory; its ``make_scorer`` returns a function from a chunk
-of probabilities (n, c) to scores (n,), higher = label first.
+of probabilities to scores (n,), higher = label first. The chunk is (n, c)
+for strategies of form "probs" (samples are averaged over passes first) and
+(n, t, c) for strategies of form "samples".
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.errors import InvalidInput
-from service.ranking import uncertainty
+from service.ranking import bayesian, uncertainty
 from service.ranking.params import Param
 
 Scorer = Callable[[np.ndarray], np.ndarray]
@@ -24,8 +26,9 @@ ScorerFactory = Callable[[Mapping[str, object], np.random.Generator], Scorer]
 class Strategy:
     """A registered strategy.
 
-    ``inputs`` lists the input kinds it accepts; ``randomized`` says whether
-    its answer depends on the request's seed.
+    ``inputs`` lists the input kinds it accepts; ``form`` is the array shape
+    its scorer takes ("probs" (n, c) or "samples" (n, t, c)); ``randomized``
+    says whether its answer depends on the request's seed.
     """
 
     name: str
@@ -36,6 +39,8 @@ class Strategy:
     make_scorer: ScorerFactory
     params: tuple[Param, ...] = ()
     randomized: bool = False
+    form: str = "probs"
+    aliases: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, object]:
         """A JSON-ready description, as listed by GET /v1/strategies."""
@@ -47,6 +52,7 @@ class Strategy:
             "inputs": list(self.inputs),
             "params": [param.describe() for param in self.params],
             "randomized": self.randomized,
+            "aliases": list(self.aliases),
         }
 
 
@@ -61,7 +67,8 @@ def _random_scorer(params: Mapping[str, object], rng: np.random.Generator) -> Sc
     return lambda probs: rng.random(probs.shape[0])
 
 
-PROBABILITY_INPUTS = ("probabilities", "logits")
+PROBABILITY_INPUTS = ("probabilities", "logits", "samples")
+SAMPLE_INPUTS = ("samples",)
 
 STRATEGIES: dict[str, Strategy] = {
     strategy.name: strategy
@@ -107,14 +114,77 @@ STRATEGIES: dict[str, Strategy] = {
             _random_scorer,
             randomized=True,
         ),
+        Strategy(
+            "bald",
+            "bayesian",
+            "Mutual information between the label and the model (BALD, Houlsby et al. "
+            "2011): passes confident on their own but disagreeing score high.",
+            "H(mean_t p_t) - mean_t H(p_t), clipped at 0",
+            SAMPLE_INPUTS,
+            _fixed(bayesian.bald),
+            form="samples",
+        ),
+        Strategy(
+            "predictive_entropy",
+            "bayesian",
+            "Entropy of the mean prediction over passes (consensus entropy in modAL).",
+            "H(mean_t p_t)",
+            SAMPLE_INPUTS,
+            _fixed(bayesian.predictive_entropy),
+            form="samples",
+            aliases=("consensus_entropy",),
+        ),
+        Strategy(
+            "variation_ratios",
+            "bayesian",
+            "Share of passes that do not vote for the modal class (Freeman 1965).",
+            "1 - max_c votes_c / T, votes from each pass's argmax",
+            SAMPLE_INPUTS,
+            _fixed(bayesian.variation_ratios),
+            form="samples",
+        ),
+        Strategy(
+            "mean_std",
+            "bayesian",
+            "Mean over classes of the standard deviation of the class probability "
+            "over passes (Kampffmeyer et al. 2016).",
+            "mean_c sqrt(mean_t (p_tc - mean_t p_tc)^2)",
+            SAMPLE_INPUTS,
+            _fixed(bayesian.mean_std),
+            form="samples",
+        ),
+        Strategy(
+            "vote_entropy",
+            "committee",
+            "Entropy of the committee's vote distribution over classes (Dagan & Engelson 1995).",
+            "H(votes / T), votes from each pass's argmax",
+            SAMPLE_INPUTS,
+            _fixed(bayesian.vote_entropy),
+            form="samples",
+        ),
+        Strategy(
+            "kl_max_disagreement",
+            "committee",
+            "Largest KL divergence of a member from the consensus (McCallum & Nigam "
+            "1998, as in modAL); its mean over members equals BALD.",
+            "max_t KL(p_t || mean_t p_t)",
+            SAMPLE_INPUTS,
+            _fixed(bayesian.kl_max_disagreement),
+            form="samples",
+        ),
     )
+}
+
+ALIASES: dict[str, str] = {
+    alias: strategy.name for strategy in STRATEGIES.values() for alias in strategy.aliases
 }
 
 
 def get_strategy(name: str) -> Strategy:
-    """The strategy registered as ``name``; InvalidInput listing the known ones otherwise."""
+    """The strategy registered as ``name`` (or an alias of it); InvalidInput
+    listing the known ones otherwise."""
     try:
-        return STRATEGIES[name]
+        return STRATEGIES[ALIASES.get(name, name)]
     except KeyError:
         known = ", ".join(sorted(STRATEGIES))
         raise InvalidInput(

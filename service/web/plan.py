@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from service.decoding.sources import PoolSource
+from service.decoding.sources import PoolSource, ReorderedSource
 from service.errors import InvalidInput
 from service.ranking.checks import check_budget, check_exclude, check_shape
 from service.ranking.inputs import INPUT_KINDS
 from service.ranking.pipeline import RankPlan
-from service.ranking.registry import get_strategy
+from service.ranking.registry import Strategy, get_strategy
 from service.web.bodies import RankBody
 from service.web.params import check_params
 
@@ -18,12 +18,13 @@ def build_plan(body: RankBody, *, max_budget: int) -> tuple[RankPlan, PoolSource
     """The plan and the pool source of a request; InvalidInput names what is wrong."""
     fields = body.fields
     strategy = get_strategy(str(fields["strategy"]))
-    source = _input_source(body.sources, strategy.inputs)
+    source = _input_source(body.sources, strategy)
     kind = INPUT_KINDS[source.name]
-    check_shape(source.shape, name=source.name, axes=kind.axes)
     params = check_params(body.params, strategy.params + kind.params)
-    if fields["normalize"] and kind.name != "probabilities":
-        raise InvalidInput("normalize applies to probabilities only", field="normalize")
+    source = _reorder(source, kind.sent_axes(params), kind.axes)
+    check_shape(source.shape, name=source.name, axes=kind.axes)
+    if fields["normalize"] and kind.name == "logits":
+        raise InvalidInput("normalize applies to probabilities and samples", field="normalize")
     pool_size = source.shape[0]
     exclude = check_exclude(body.exclude, pool_size=pool_size)
     budget = int(fields["budget"])  # type: ignore[call-overload]
@@ -44,7 +45,16 @@ def build_plan(body: RankBody, *, max_budget: int) -> tuple[RankPlan, PoolSource
     return plan, source
 
 
-def _input_source(sources: Mapping[str, PoolSource], accepted: tuple[str, ...]) -> PoolSource:
+def _reorder(source: PoolSource, sent: str, wanted: str) -> PoolSource:
+    """``source`` read with its axes in ``wanted`` order; its rank must fit."""
+    if len(source.shape) != len(sent):
+        check_shape(source.shape, name=source.name, axes=sent)
+    if sent == wanted:
+        return source
+    return ReorderedSource(source, sent=sent, wanted=wanted)
+
+
+def _input_source(sources: Mapping[str, PoolSource], strategy: Strategy) -> PoolSource:
     """The one input array of the request, which the strategy must accept."""
     given = [name for name in INPUT_KINDS if name in sources]
     if not given:
@@ -53,9 +63,10 @@ def _input_source(sources: Mapping[str, PoolSource], accepted: tuple[str, ...]) 
         )
     if len(given) > 1:
         raise InvalidInput(f"send exactly one input array, got {', '.join(given)}", field=given[1])
-    if given[0] not in accepted:
+    if given[0] not in strategy.inputs:
         raise InvalidInput(
-            f"this strategy does not accept {given[0]}; it needs one of: {', '.join(accepted)}",
+            f"strategy {strategy.name!r} does not accept {given[0]}; it needs one of: "
+            f"{', '.join(strategy.inputs)}",
             field=given[0],
         )
     return sources[given[0]]
