@@ -15,7 +15,7 @@ import numpy as np
 from service.ranking.bayesian import mean_over_passes
 from service.ranking.inputs import InputKind
 from service.ranking.registry import Strategy
-from service.ranking.topk import RunningTopK
+from service.ranking.selection import Selection, make_selector
 
 # Seeds the service draws fit in 53 bits, so JavaScript clients can echo them.
 SEED_BITS = 53
@@ -36,6 +36,7 @@ class RankPlan:
     options: Mapping[str, object] = field(default_factory=dict)
     seed: int | None = None
     keep_all_scores: bool = False
+    selection: Selection = field(default_factory=Selection)
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,13 @@ def rank_chunks(
     exclusions must already be checked against ``pool_size``.
     """
     seed = None
-    if plan.strategy.randomized:
+    if plan.strategy.randomized or plan.selection.randomized:
         seed = plan.seed if plan.seed is not None else draw_seed()
-    rng = np.random.default_rng(seed)
-    score = plan.strategy.make_scorer(plan.options, rng)
-    best = RunningTopK(plan.budget)
+    # Separate streams for scoring and for drawing, so neither depends on
+    # how many numbers the other consumed per chunk.
+    score_rng, select_rng = (np.random.default_rng(s) for s in _seed_streams(seed))
+    score = plan.strategy.make_scorer(plan.options, score_rng)
+    selector = make_selector(plan.selection, plan.budget, select_rng, pool_size)
     all_scores: np.ndarray | None = None
     for offset, rows in chunks:
         probs = plan.input_kind.prepare(rows, plan.options, offset)
@@ -82,16 +85,11 @@ def rank_chunks(
             if all_scores is None:
                 all_scores = np.empty(pool_size, dtype=scores.dtype)
             all_scores[offset : offset + scores.shape[0]] = scores
-        best.push(_mask_excluded(scores, offset, plan.exclude), offset)
-    indices, top_scores = best.result()
+        lo, hi = np.searchsorted(plan.exclude, [offset, offset + scores.shape[0]])
+        selector.push(scores, offset, plan.exclude[lo:hi] - offset)
+    indices, top_scores = selector.result()
     return Ranking(indices, top_scores, pool_size, seed, all_scores)
 
 
-def _mask_excluded(scores: np.ndarray, offset: int, exclude: np.ndarray) -> np.ndarray:
-    """Scores with the excluded rows of this chunk set to -inf (a copy if any)."""
-    lo, hi = np.searchsorted(exclude, [offset, offset + scores.shape[0]])
-    if lo == hi:
-        return scores
-    masked = scores.copy()
-    masked[exclude[lo:hi] - offset] = -np.inf
-    return masked
+def _seed_streams(seed: int | None) -> list[np.random.SeedSequence]:
+    return np.random.SeedSequence(seed).spawn(2)

@@ -17,6 +17,7 @@ import numpy as np
 from service.errors import InvalidInput
 from service.ranking import bayesian, uncertainty
 from service.ranking.params import Param
+from service.ranking.selection import SELECTION_METHODS
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 ScorerFactory = Callable[[Mapping[str, object], np.random.Generator], Scorer]
@@ -28,7 +29,8 @@ class Strategy:
 
     ``inputs`` lists the input kinds it accepts; ``form`` is the array shape
     its scorer takes ("probs" (n, c) or "samples" (n, t, c)); ``randomized``
-    says whether its answer depends on the request's seed.
+    says whether its scores depend on the request's seed; ``selectable``
+    whether a stochastic selection may draw the batch from its scores.
     """
 
     name: str
@@ -41,6 +43,7 @@ class Strategy:
     randomized: bool = False
     form: str = "probs"
     aliases: tuple[str, ...] = ()
+    selectable: bool = True
 
     def describe(self) -> dict[str, object]:
         """A JSON-ready description, as listed by GET /v1/strategies."""
@@ -53,6 +56,7 @@ class Strategy:
             "params": [param.describe() for param in self.params],
             "randomized": self.randomized,
             "aliases": list(self.aliases),
+            "selections": list(SELECTION_METHODS) if self.selectable else ["top"],
         }
 
 

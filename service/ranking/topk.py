@@ -39,6 +39,10 @@ class RunningTopK:
     "lower index" agree when the buffer is cut back to k. Once k candidates
     are known, a new item must beat the k-th best score strictly to enter: an
     equal score arrives with a higher index and loses the tie.
+
+    Each item may carry a value besides the score it is ranked by (a
+    strategy's score ranked by a random key, say); ``result_with_values``
+    returns them.
     """
 
     def __init__(self, k: int) -> None:
@@ -47,33 +51,49 @@ class RunningTopK:
         self.k = k
         self._indices: list[np.ndarray] = []
         self._scores: list[np.ndarray] = []
+        self._values: list[np.ndarray] = []
         self._size = 0
         self._threshold: float | None = None
 
-    def push(self, scores: np.ndarray, offset: int) -> None:
-        """Add the scores (m,) of pool items ``offset .. offset + m - 1``."""
+    def push(self, scores: np.ndarray, offset: int, values: np.ndarray | None = None) -> None:
+        """Add the scores (m,) of pool items ``offset .. offset + m - 1``.
+
+        ``values`` (m,), if given, rides along with the scores.
+        """
         if self._threshold is None:
             positions = np.arange(scores.shape[0])
         else:
             positions = np.flatnonzero(scores > self._threshold)
         self._indices.append(positions + offset)
         self._scores.append(scores[positions])
+        self._values.append((scores if values is None else values)[positions])
         self._size += positions.shape[0]
         if self._size >= 2 * self.k:
             self._cut()
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """(indices (k',), scores (k',)) best first, k' = min(k, items pushed)."""
+        indices, scores, _ = self.result_with_values()
+        return indices, scores
+
+    def result_with_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indices, scores, values), each (k',), best first."""
         self._cut()
-        indices, scores = self._indices[0], self._scores[0]
+        indices, scores, values = self._indices[0], self._scores[0], self._values[0]
         order = rank_order(indices, scores)
-        return indices[order], scores[order]
+        return indices[order], scores[order], values[order]
 
     def _cut(self) -> None:
-        indices = np.concatenate(self._indices) if self._indices else np.empty(0, np.int64)
-        scores = np.concatenate(self._scores) if self._scores else np.empty(0)
+        indices = _joined(self._indices, np.int64)
+        scores = _joined(self._scores, np.float64)
+        values = _joined(self._values, np.float64)
         kept = top_k_positions(scores, self.k)
-        indices, scores = indices[kept], scores[kept]
-        self._indices, self._scores, self._size = [indices], [scores], indices.shape[0]
+        indices, scores, values = indices[kept], scores[kept], values[kept]
+        self._indices, self._scores, self._values = [indices], [scores], [values]
+        self._size = indices.shape[0]
         if indices.shape[0] == self.k:
             self._threshold = scores.min()
+
+
+def _joined(parts: list[np.ndarray], empty_dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, empty_dtype)

@@ -109,6 +109,7 @@ def _read_text_fields(
 ) -> tuple[dict[str, object], dict[str, str], np.ndarray]:
     scalars, params = split_query(dict(args))
     fields = RankQuerySchema().load(scalars)
+    fields["selection"] = {"method": fields["selection"], "beta": fields.pop("beta")}
     exclude = _parse_index_list(str(fields["exclude"]))
     return fields, params, exclude
 

@@ -10,6 +10,7 @@ from service.ranking.checks import check_budget, check_exclude, check_shape
 from service.ranking.inputs import INPUT_KINDS
 from service.ranking.pipeline import RankPlan
 from service.ranking.registry import Strategy, get_strategy
+from service.ranking.selection import Selection
 from service.web.bodies import RankBody
 from service.web.params import check_params
 
@@ -33,6 +34,13 @@ def build_plan(body: RankBody, *, max_budget: int) -> tuple[RankPlan, PoolSource
             f"budget {budget} exceeds the service's limit of {max_budget}", field="budget"
         )
     check_budget(budget, pool_size=pool_size, n_excluded=exclude.shape[0])
+    selection = Selection(**fields["selection"])  # type: ignore[arg-type]
+    if selection.randomized and not strategy.selectable:
+        raise InvalidInput(
+            f"strategy {strategy.name!r} picks its batch itself; it only supports "
+            "selection method 'top'",
+            field="selection.method",
+        )
     plan = RankPlan(
         strategy=strategy,
         input_kind=kind,
@@ -41,6 +49,7 @@ def build_plan(body: RankBody, *, max_budget: int) -> tuple[RankPlan, PoolSource
         options={**params, "normalize": fields["normalize"]},
         seed=fields.get("seed"),  # type: ignore[arg-type]
         keep_all_scores=bool(fields["return_all_scores"]),
+        selection=selection,
     )
     return plan, source
 

@@ -38,6 +38,7 @@ def _render(ranking: Ranking, plan: RankPlan) -> dict[str, object]:
         "pool_size": ranking.pool_size,
         "indices": ranking.indices,
         "scores": ranking.scores,
+        "selection": plan.selection.describe(),
     }
     if ranking.seed is not None:
         body["seed"] = ranking.seed

@@ -9,14 +9,19 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from service.ranking.inputs import INPUT_KINDS
+from service.ranking.selection import SELECTION_METHODS
 
 MAX_SEED = 2**64 - 1
-SELECTION_METHODS = ("top",)
+MAX_BETA = 1e6
 INPUT_FIELDS = tuple(INPUT_KINDS)
 
 
 def _strict_boolean() -> fields.Boolean:
     return fields.Boolean(truthy={True}, falsy={False}, load_default=False)
+
+
+def _beta() -> fields.Float:
+    return fields.Float(load_default=1.0, allow_nan=False, validate=validate.Range(0, MAX_BETA))
 
 
 class SelectionSchema(Schema):
@@ -26,6 +31,7 @@ class SelectionSchema(Schema):
         unknown = RAISE
 
     method = fields.String(load_default="top", validate=validate.OneOf(SELECTION_METHODS))
+    beta = _beta()
 
 
 class RankJsonSchema(Schema):
@@ -62,6 +68,7 @@ class RankQuerySchema(Schema):
     normalize = fields.Boolean(load_default=False)
     return_all_scores = fields.Boolean(load_default=False)
     selection = fields.String(load_default="top", validate=validate.OneOf(SELECTION_METHODS))
+    beta = _beta()
 
 
 def split_query(args: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
