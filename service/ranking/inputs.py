@@ -146,3 +146,11 @@ INPUT_KINDS: dict[str, InputKind] = {
         ),
     )
 }
+
+
+# Arrays other than the probability-like input, by role: their axes (N pool
+# items, M labeled items, D features) and what they hold.
+ARRAY_ROLES: dict[str, tuple[str, str]] = {
+    "embeddings": ("ND", "One feature vector per pool item, N x D (a penultimate layer, say)."),
+    "labeled_embeddings": ("MD", "Feature vectors of the already labeled items, M x D."),
+}

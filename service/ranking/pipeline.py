@@ -1,7 +1,8 @@
-"""Rank a pool that arrives as consecutive row chunks.
+"""Rank a pool: pointwise strategies over row chunks, batch strategies over whole arrays.
 
-The same function ranks an in-memory array (cut into chunks) and a streamed
-body (chunks as they arrive), so both give the same answer by construction.
+``rank_chunks`` ranks an in-memory array (cut into chunks) and a streamed
+body (chunks as they arrive) with the same code, so both give the same answer
+by construction.
 """
 
 from __future__ import annotations
@@ -14,23 +15,26 @@ import numpy as np
 
 from service.ranking.bayesian import mean_over_passes
 from service.ranking.inputs import InputKind
-from service.ranking.registry import Strategy
 from service.ranking.selection import Selection, make_selector
+from service.ranking.strategy import BatchInputs, Strategy
 
 # Seeds the service draws fit in 53 bits, so JavaScript clients can echo them.
 SEED_BITS = 53
 
+Chunks = Iterable[tuple[int, np.ndarray]]
+
 
 @dataclass(frozen=True)
 class RankPlan:
-    """Everything about one ranking except the pool's rows.
+    """Everything about one ranking except the pool's arrays.
 
+    ``input_kind`` is None for a strategy that takes no probability input.
     ``exclude`` holds sorted, unique, in-range pool indices (see check_exclude);
     ``options`` holds the request's parameters and input options.
     """
 
     strategy: Strategy
-    input_kind: InputKind
+    input_kind: InputKind | None
     budget: int
     exclude: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     options: Mapping[str, object] = field(default_factory=dict)
@@ -38,13 +42,17 @@ class RankPlan:
     keep_all_scores: bool = False
     selection: Selection = field(default_factory=Selection)
 
+    @property
+    def randomized(self) -> bool:
+        return self.strategy.randomized or self.selection.randomized
+
 
 @dataclass(frozen=True)
 class Ranking:
     """The answer: ``indices`` (k,) best first and their ``scores`` (k,).
 
-    ``seed`` is set when the strategy used randomness; ``all_scores`` (n,)
-    holds every pool item's score in pool order when it was asked for.
+    ``seed`` is set when randomness was used; ``all_scores`` (n,) holds every
+    pool item's score in pool order when it was asked for.
     """
 
     indices: np.ndarray
@@ -59,27 +67,23 @@ def draw_seed() -> int:
     return secrets.randbits(SEED_BITS)
 
 
-def rank_chunks(
-    chunks: Iterable[tuple[int, np.ndarray]], *, pool_size: int, plan: RankPlan
-) -> Ranking:
-    """Score and rank ``chunks``, pairs of (first row number, rows), in pool order.
+def rank_chunks(chunks: Chunks, *, pool_size: int, plan: RankPlan) -> Ranking:
+    """Score and rank ``chunks``, pairs of (first row number, rows), in pool order,
+    with a pointwise strategy.
 
     The chunks must cover rows 0 .. pool_size - 1 in order; the budget and
     exclusions must already be checked against ``pool_size``.
     """
-    seed = None
-    if plan.strategy.randomized or plan.selection.randomized:
-        seed = plan.seed if plan.seed is not None else draw_seed()
+    if plan.strategy.make_scorer is None:
+        raise ValueError(f"{plan.strategy.name} is a batch strategy: use rank_batch")
+    seed = _seed(plan)
     # Separate streams for scoring and for drawing, so neither depends on
     # how many numbers the other consumed per chunk.
     score_rng, select_rng = (np.random.default_rng(s) for s in _seed_streams(seed))
     score = plan.strategy.make_scorer(plan.options, score_rng)
     selector = make_selector(plan.selection, plan.budget, select_rng, pool_size)
     all_scores: np.ndarray | None = None
-    for offset, rows in chunks:
-        probs = plan.input_kind.prepare(rows, plan.options, offset)
-        if plan.strategy.form == "probs" and probs.ndim == 3:
-            probs = mean_over_passes(probs)
+    for offset, probs in _prepared(chunks, plan):
         scores = score(probs)
         if plan.keep_all_scores:
             if all_scores is None:
@@ -89,6 +93,50 @@ def rank_chunks(
         selector.push(scores, offset, plan.exclude[lo:hi] - offset)
     indices, top_scores = selector.result()
     return Ranking(indices, top_scores, pool_size, seed, all_scores)
+
+
+def rank_batch(
+    chunks: Chunks | None,
+    arrays: Mapping[str, np.ndarray],
+    *,
+    pool_size: int,
+    plan: RankPlan,
+) -> Ranking:
+    """Pick a batch with a batch strategy from whole arrays.
+
+    ``chunks`` are the probability input's rows (None when the strategy takes
+    none); ``arrays`` the other arrays by role, already checked.
+    """
+    if plan.strategy.select is None:
+        raise ValueError(f"{plan.strategy.name} is a pointwise strategy: use rank_chunks")
+    seed = _seed(plan)
+    probs = None
+    if chunks is not None:
+        probs = np.concatenate([rows for _, rows in _prepared(chunks, plan)])
+    eligible = np.ones(pool_size, dtype=bool)
+    eligible[plan.exclude] = False
+    inputs = BatchInputs(
+        probs, arrays, eligible, plan.options, np.random.default_rng(_seed_streams(seed)[0])
+    )
+    indices, scores = plan.strategy.select(inputs, plan.budget)
+    return Ranking(indices, scores, pool_size, seed, None)
+
+
+def _prepared(chunks: Chunks, plan: RankPlan) -> Iterable[tuple[int, np.ndarray]]:
+    """Chunks checked and turned into the probabilities the strategy scores."""
+    if plan.input_kind is None:
+        raise ValueError(f"{plan.strategy.name} takes no probability input")
+    for offset, rows in chunks:
+        probs = plan.input_kind.prepare(rows, plan.options, offset)
+        if plan.strategy.form == "probs" and probs.ndim == 3:
+            probs = mean_over_passes(probs)
+        yield offset, probs
+
+
+def _seed(plan: RankPlan) -> int | None:
+    if not plan.randomized:
+        return None
+    return plan.seed if plan.seed is not None else draw_seed()
 
 
 def _seed_streams(seed: int | None) -> list[np.random.SeedSequence]:

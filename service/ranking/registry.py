@@ -1,63 +1,14 @@
-"""The strategy registry: the one source for validation, GET /v1/strategies and docs.
-
-A pointwise strategy scores each pool item on its own, so it runs chunk by
-chunk in bounded memory; its ``make_scorer`` returns a function from a chunk
-of probabilities to scores (n,), higher = label first. The chunk is (n, c)
-for strategies of form "probs" (samples are averaged over passes first) and
-(n, t, c) for strategies of form "samples".
-"""
+"""The strategy registry: the one source for validation, GET /v1/strategies and docs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import numpy as np
 
 from service.errors import InvalidInput
 from service.ranking import bayesian, uncertainty
-from service.ranking.params import Param
-from service.ranking.selection import SELECTION_METHODS
-
-Scorer = Callable[[np.ndarray], np.ndarray]
-ScorerFactory = Callable[[Mapping[str, object], np.random.Generator], Scorer]
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """A registered strategy.
-
-    ``inputs`` lists the input kinds it accepts; ``form`` is the array shape
-    its scorer takes ("probs" (n, c) or "samples" (n, t, c)); ``randomized``
-    says whether its scores depend on the request's seed; ``selectable``
-    whether a stochastic selection may draw the batch from its scores.
-    """
-
-    name: str
-    family: str
-    description: str
-    formula: str
-    inputs: tuple[str, ...]
-    make_scorer: ScorerFactory
-    params: tuple[Param, ...] = ()
-    randomized: bool = False
-    form: str = "probs"
-    aliases: tuple[str, ...] = ()
-    selectable: bool = True
-
-    def describe(self) -> dict[str, object]:
-        """A JSON-ready description, as listed by GET /v1/strategies."""
-        return {
-            "name": self.name,
-            "family": self.family,
-            "description": self.description,
-            "formula": self.formula,
-            "inputs": list(self.inputs),
-            "params": [param.describe() for param in self.params],
-            "randomized": self.randomized,
-            "aliases": list(self.aliases),
-            "selections": list(SELECTION_METHODS) if self.selectable else ["top"],
-        }
+from service.ranking.strategy import Scorer, ScorerFactory, Strategy
 
 
 def _fixed(score: Scorer) -> ScorerFactory:

@@ -20,7 +20,7 @@ from service.decoding.limits import ArrayLimits
 from service.decoding.npy import NpyReader
 from service.decoding.sources import ArraySource, PoolSource
 from service.errors import InvalidInput, MalformedBody, UnsupportedMediaType
-from service.web.schemas import INPUT_FIELDS, RankJsonSchema, RankQuerySchema, split_query
+from service.web.schemas import ARRAY_FIELDS, RankJsonSchema, RankQuerySchema, split_query
 
 NPY_MEDIA_TYPE = "application/x-npy"
 ACCEPTED_MEDIA_TYPES = ("application/json", NPY_MEDIA_TYPE, "multipart/form-data")
@@ -57,7 +57,7 @@ def _read_json(request: Request, limits: ArrayLimits) -> RankBody:
     document = parse_json(request.get_data(cache=False))
     if not isinstance(document, dict):
         raise InvalidInput("expected a JSON object at the top level", field="body")
-    arrays = {name: document.pop(name) for name in INPUT_FIELDS if name in document}
+    arrays = {name: document.pop(name) for name in ARRAY_FIELDS if name in document}
     fields = RankJsonSchema().load(document)
     sources = {
         name: ArraySource(array_from_json(value, name=name, limits=limits), name=name)
@@ -90,10 +90,10 @@ def _read_npy(request: Request, limits: ArrayLimits) -> RankBody:
 
 def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
     text_fields = dict(request.args) | dict(request.form)
-    unknown = sorted(set(request.files) - set(INPUT_FIELDS))
+    unknown = sorted(set(request.files) - set(ARRAY_FIELDS))
     if unknown:
         raise InvalidInput(
-            f"unknown file part {unknown[0]!r}; parts are named by role: {', '.join(INPUT_FIELDS)}",
+            f"unknown file part {unknown[0]!r}; parts are named by role: {', '.join(ARRAY_FIELDS)}",
             field=unknown[0],
         )
     fields, params, exclude = _read_text_fields(text_fields)

@@ -8,10 +8,10 @@ from flask import Blueprint, Response, current_app, request
 
 from service.decoding.limits import ArrayLimits
 from service.ranking.chunks import chunk_rows
-from service.ranking.pipeline import Ranking, RankPlan, rank_chunks
+from service.ranking.pipeline import Ranking, RankPlan, rank_batch, rank_chunks
 from service.web.bodies import NPY_MEDIA_TYPE, read_rank_body
 from service.web.encoding import json_response
-from service.web.plan import build_plan
+from service.web.plan import build_job
 
 blueprint = Blueprint("rank", __name__)
 
@@ -24,11 +24,16 @@ def rank() -> Response:
     request.max_content_length = config["MAX_NPY_BYTES" if large else "MAX_JSON_BYTES"]
     limits = ArrayLimits(max_rows=config["MAX_ROWS"], max_elements=config["MAX_ELEMENTS"])
     body = read_rank_body(request, limits)
-    plan, source = build_plan(body, max_budget=config["MAX_BUDGET"])
-    row_bytes = math.prod(source.shape[1:]) * 8
-    chunks = source.chunks(chunk_rows(row_bytes, config["CHUNK_BYTES"]))
-    ranking = rank_chunks(chunks, pool_size=source.shape[0], plan=plan)
-    return json_response(_render(ranking, plan))
+    job = build_job(body, max_budget=config["MAX_BUDGET"])
+    chunks = None
+    if job.source is not None:
+        row_bytes = math.prod(job.source.shape[1:]) * 8
+        chunks = job.source.chunks(chunk_rows(row_bytes, config["CHUNK_BYTES"]))
+    if job.plan.strategy.pointwise and chunks is not None:
+        ranking = rank_chunks(chunks, pool_size=job.pool_size, plan=job.plan)
+    else:
+        ranking = rank_batch(chunks, job.read_arrays(), pool_size=job.pool_size, plan=job.plan)
+    return json_response(_render(ranking, job.plan))
 
 
 def _render(ranking: Ranking, plan: RankPlan) -> dict[str, object]:

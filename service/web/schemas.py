@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from service.ranking.inputs import INPUT_KINDS
+from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS
 from service.ranking.selection import SELECTION_METHODS
 
 MAX_SEED = 2**64 - 1
 MAX_BETA = 1e6
 INPUT_FIELDS = tuple(INPUT_KINDS)
+ARRAY_FIELDS = INPUT_FIELDS + tuple(ARRAY_ROLES)
 
 
 def _strict_boolean() -> fields.Boolean:
@@ -62,7 +63,7 @@ class RankQuerySchema(Schema):
     strategy = fields.String(required=True)
     budget = fields.Integer(required=True)
     # Names the role of a .npy body (multipart parts are named by role instead).
-    input = fields.String(load_default="probabilities", validate=validate.OneOf(INPUT_FIELDS))
+    input = fields.String(load_default="probabilities", validate=validate.OneOf(ARRAY_FIELDS))
     exclude = fields.String(load_default="")
     seed = fields.Integer(validate=validate.Range(0, MAX_SEED))
     normalize = fields.Boolean(load_default=False)
