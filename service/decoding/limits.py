@@ -10,17 +10,16 @@ from service.errors import PayloadTooLarge
 
 @dataclass(frozen=True)
 class ArrayLimits:
-    """Largest pool array the service accepts: rows (pool axis) and total elements."""
+    """Largest array the service accepts, in elements.
 
-    max_rows: int
+    The pool-row limit is checked once the pool axis is known (see
+    check_pool_rows), since some inputs may send it second.
+    """
+
     max_elements: int
 
     def check(self, shape: tuple[int, ...], *, name: str) -> None:
-        """Raise PayloadTooLarge when ``shape`` exceeds a limit."""
-        if shape and shape[0] > self.max_rows:
-            raise PayloadTooLarge(
-                f"{shape[0]} rows declared, the limit is {self.max_rows}", field=name
-            )
+        """Raise PayloadTooLarge when ``shape`` holds too many elements."""
         elements = math.prod(shape)
         if elements > self.max_elements:
             raise PayloadTooLarge(
@@ -28,3 +27,11 @@ class ArrayLimits:
                 f"{self.max_elements}",
                 field=name,
             )
+
+
+def check_pool_rows(pool_size: int, max_rows: int, *, name: str) -> None:
+    """Raise PayloadTooLarge when the pool has more than ``max_rows`` items."""
+    if pool_size > max_rows:
+        raise PayloadTooLarge(
+            f"{pool_size} pool rows declared, the limit is {max_rows}", field=name
+        )

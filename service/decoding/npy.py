@@ -17,6 +17,7 @@ from numpy.lib import format as npy_format
 from service.decoding.dtypes import working_dtype
 from service.decoding.limits import ArrayLimits
 from service.errors import MalformedBody
+from service.ranking.chunks import chunk_slices
 
 MAX_HEADER_BYTES = 10_000
 
@@ -39,10 +40,14 @@ class NpyReader:
     def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (first row number, rows) with at most ``rows`` rows each, then
         check that the body ends exactly where the header says."""
-        self._start()
         if self.fortran_order:
-            yield 0, self.read_all()
+            # Rows are not contiguous in the body: read it whole (within the
+            # size limits), then chunk the C-ordered copy.
+            array = self.read_all()
+            for part in chunk_slices(array.shape[0], rows):
+                yield part.start, array[part]
             return
+        self._start()
         n_rows = self.shape[0] if self.shape else 1
         row_shape = self.shape[1:]
         row_bytes = math.prod(row_shape) * self.dtype.itemsize

@@ -92,14 +92,27 @@ def check_probabilities(
 
 
 def check_log_probabilities(
-    logs: np.ndarray, *, name: str, row_offset: int = 0, passes: int = 1
+    logs: np.ndarray,
+    *,
+    name: str,
+    row_offset: int = 0,
+    passes: int = 1,
+    atol: float = PROBABILITY_ATOL,
 ) -> None:
-    """Reject NaN and +Inf in log-probabilities (m, c); -Inf (probability 0) is allowed."""
-    if not (np.isnan(logs.min()) or logs.max() == np.inf):
+    """Check log-probabilities (m, c) are not NaN and at most log(1 + atol).
+
+    -Inf (probability 0) is allowed. Checked before exponentiating, so exp
+    cannot overflow.
+    """
+    highest = float(np.log1p(atol))
+    if not np.isnan(logs.min()) and logs.max() <= highest:
         return
-    row = _first_row(np.isnan(logs) | (logs == np.inf))
+    bad = np.isnan(logs) | (logs > highest)
+    row = _first_row(bad)
+    col = int(np.flatnonzero(bad[row])[0])
     raise InvalidInput(
-        f"{_where(row, row_offset, passes)} holds NaN or +Inf, which is no log-probability",
+        f"{_where(row, row_offset, passes)}, column {col}: {float(logs[row, col])!r} is no "
+        "log-probability (expected a value <= 0, or -inf for probability 0)",
         field=name,
     )
 

@@ -45,5 +45,16 @@ def row_top_two(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def row_sum(values: np.ndarray) -> np.ndarray:
-    """Sum of each row: (n, c) -> (n,), as a matrix-vector product (one BLAS pass)."""
-    return values @ np.ones(values.shape[1], dtype=values.dtype)
+    """Sum of each row: (n, c) -> (n,), same dtype.
+
+    A row's sum depends on that row alone, never on how many rows share the
+    array, so equal rows score equally in any chunk. (A BLAS matrix-vector
+    product does not promise this: its blocking changes with the row count.)
+    """
+    n_cols = values.shape[1]
+    if n_cols > COLUMN_LOOP_LIMIT:
+        return values.sum(axis=1)
+    total = values[:, 0].copy()
+    for j in range(1, n_cols):
+        total += values[:, j]
+    return total

@@ -14,7 +14,10 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     overflows and the largest entry of each row is exp(0) = 1 before scaling.
     """
     scaled = logits / np.asarray(temperature, dtype=logits.dtype)
-    scaled -= row_max(scaled)[:, None]
+    # A gap wider than the float's range overflows to -inf, whose exp is the
+    # right answer, 0.
+    with np.errstate(over="ignore"):
+        scaled -= row_max(scaled)[:, None]
     np.exp(scaled, out=scaled)
     scaled /= row_sum(scaled)[:, None]
     return scaled

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from service.decoding.limits import check_pool_rows
 from service.decoding.sources import PoolSource, ReorderedSource
 from service.errors import InvalidInput
 from service.ranking.checks import check_budget, check_exclude, check_finite, check_shape
@@ -39,7 +40,7 @@ class RankJob:
         return arrays
 
 
-def build_job(body: RankBody, *, max_budget: int) -> RankJob:
+def build_job(body: RankBody, *, max_budget: int, max_rows: int) -> RankJob:
     """The job of a request; InvalidInput names what is wrong."""
     fields = body.fields
     strategy = get_strategy(str(fields["strategy"]))
@@ -51,6 +52,7 @@ def build_job(body: RankBody, *, max_budget: int) -> RankJob:
         check_shape(source.shape, name=source.name, axes=kind.axes)
     arrays = _array_sources(body.sources, strategy)
     pool_size = _pool_size(source, arrays)
+    check_pool_rows(pool_size, max_rows, name=source.name if source else "embeddings")
     _check_options(fields, strategy, kind)
     exclude = check_exclude(body.exclude, pool_size=pool_size)
     budget = int(fields["budget"])  # type: ignore[call-overload]

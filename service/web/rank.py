@@ -22,9 +22,9 @@ def rank() -> Response:
     config = current_app.config
     large = request.mimetype in (NPY_MEDIA_TYPE, "multipart/form-data")
     request.max_content_length = config["MAX_NPY_BYTES" if large else "MAX_JSON_BYTES"]
-    limits = ArrayLimits(max_rows=config["MAX_ROWS"], max_elements=config["MAX_ELEMENTS"])
+    limits = ArrayLimits(max_elements=config["MAX_ELEMENTS"])
     body = read_rank_body(request, limits)
-    job = build_job(body, max_budget=config["MAX_BUDGET"])
+    job = build_job(body, max_budget=config["MAX_BUDGET"], max_rows=config["MAX_ROWS"])
     chunks = None
     if job.source is not None:
         row_bytes = math.prod(job.source.shape[1:]) * 8
