@@ -7,16 +7,49 @@ import numpy as np
 from service.decoding.limits import ArrayLimits
 from service.errors import InvalidInput
 
-_KIND_NAMES = {"b": "booleans", "U": "strings", "S": "strings", "O": "nulls or objects"}
+_KIND_NAMES = {
+    "b": "booleans",
+    "U": "strings",
+    "S": "strings",
+    "O": "nulls, objects or integers beyond 64 bits",
+}
+# How far back from a true/false token to look for the "[" or "," that makes
+# it an array element.
+_LOOKBACK_BYTES = 64
 
 
-def array_from_json(value: object, *, name: str, limits: ArrayLimits) -> np.ndarray:
+def may_hold_array_booleans(body: bytes) -> bool:
+    """Whether a JSON text may hold true or false as an array element.
+
+    A cheap scan for the rare true/false tokens: numpy would silently read
+    a boolean among numbers as 1 or 0, so where this says yes the arrays are
+    checked element by element.
+    """
+    for token in (b"true", b"false"):
+        start = body.find(token)
+        while start != -1:
+            before = body[max(0, start - _LOOKBACK_BYTES) : start].rstrip()
+            if not before or before[-1:] in (b"[", b","):
+                return True
+            start = body.find(token, start + len(token))
+    return False
+
+
+def array_from_json(
+    value: object, *, name: str, limits: ArrayLimits, check_booleans: bool = True
+) -> np.ndarray:
     """A float array from nested JSON lists (rows first); numbers only, no ragged rows.
 
-    JSON numbers are decoded as float64 and kept so.
+    JSON numbers are decoded as float64 and kept so. ``check_booleans=False``
+    skips the element-by-element search for booleans among numbers, for
+    callers that ruled them out (see may_hold_array_booleans).
     """
     if not isinstance(value, list):
         raise InvalidInput(f"expected an array of rows, got {_json_type(value)}", field=name)
+    if not value:
+        raise InvalidInput("the pool is empty: expected at least 1 row, got 0", field=name)
+    if check_booleans and _holds_boolean(value):
+        raise InvalidInput("expected numbers, got a boolean among them", field=name)
     try:
         array = np.array(value)
     except (ValueError, TypeError):
@@ -36,11 +69,26 @@ def integers_from_json(value: object, *, name: str) -> np.ndarray:
         return np.empty(0, np.int64)
     if not all(type(item) is int for item in value):
         bad = next(item for item in value if type(item) is not int)
+        if isinstance(bad, float) and bad.is_integer():
+            raise InvalidInput(f"index {bad:g} does not fit in 64 bits", field=name)
         raise InvalidInput(f"expected integers, got {_json_type(bad)} {bad!r}", field=name)
     try:
         return np.array(value, dtype=np.int64)
     except OverflowError:
         raise InvalidInput("an index does not fit in 64 bits", field=name) from None
+
+
+def _holds_boolean(value: list) -> bool:
+    """Whether nested lists hold a boolean anywhere."""
+    stack = [value]
+    while stack:
+        items = stack.pop()
+        for item in items:
+            if type(item) is bool:
+                return True
+            if type(item) is list:
+                stack.append(item)
+    return False
 
 
 def _ragged_reason(value: list) -> str:

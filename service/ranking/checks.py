@@ -129,7 +129,8 @@ def normalize_rows(
             "non-negative weights",
             field=name,
         )
-    sums = row_sum(values)
+    with np.errstate(over="ignore"):  # an overflowing sum is reported below
+        sums = row_sum(values)
     bad = ~((sums > 0) & np.isfinite(sums))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])

@@ -15,7 +15,11 @@ import numpy as np
 import orjson
 from flask import Request
 
-from service.decoding.jsonarrays import array_from_json, integers_from_json
+from service.decoding.jsonarrays import (
+    array_from_json,
+    integers_from_json,
+    may_hold_array_booleans,
+)
 from service.decoding.limits import ArrayLimits
 from service.decoding.npy import NpyReader
 from service.decoding.sources import ArraySource, PoolSource
@@ -54,13 +58,18 @@ def read_rank_body(request: Request, limits: ArrayLimits) -> RankBody:
 
 
 def _read_json(request: Request, limits: ArrayLimits) -> RankBody:
-    document = parse_json(request.get_data(cache=False))
+    body = request.get_data(cache=False)
+    document = parse_json(body)
     if not isinstance(document, dict):
         raise InvalidInput("expected a JSON object at the top level", field="body")
     arrays = {name: document.pop(name) for name in ARRAY_FIELDS if name in document}
     fields = RankJsonSchema().load(document)
+    check_booleans = may_hold_array_booleans(body)
     sources = {
-        name: ArraySource(array_from_json(value, name=name, limits=limits), name=name)
+        name: ArraySource(
+            array_from_json(value, name=name, limits=limits, check_booleans=check_booleans),
+            name=name,
+        )
         for name, value in arrays.items()
     }
     exclude = integers_from_json(fields["exclude"], name="exclude")
@@ -71,14 +80,16 @@ def parse_json(body: bytes) -> object:
     """Parse a JSON document; the non-standard NaN and Infinity literals are read
     as numbers so the array checks can name the field they appear in."""
     if not body.strip():
-        raise MalformedBody("the body is empty: expected a JSON object")
+        raise MalformedBody("the body is empty: expected a JSON object", field="body")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as strict_error:
         try:
             return json.loads(body)
         except (ValueError, RecursionError):
-            raise MalformedBody(f"the body is not valid JSON: {strict_error}") from None
+            raise MalformedBody(
+                f"the body is not valid JSON: {strict_error}", field="body"
+            ) from None
 
 
 def _read_npy(request: Request, limits: ArrayLimits) -> RankBody:

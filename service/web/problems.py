@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from service.errors import AlrankError
+from service.errors import AlrankError, PayloadTooLarge
 from service.web.encoding import json_response
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -88,6 +88,16 @@ def _from_http_exception(error: HTTPException) -> Response:
     return problem_response(status, error.name, error.description or error.name, headers=headers)
 
 
+def _from_too_large(error: RequestEntityTooLarge) -> Response:
+    limit = request.max_content_length
+    detail = "the body exceeds the size limit"
+    if limit is not None:
+        detail = (
+            f"the body exceeds the limit of {limit} bytes for {request.mimetype or 'this route'}"
+        )
+    return _from_alrank_error(PayloadTooLarge(detail, field="body"))
+
+
 def _from_unexpected(error: Exception) -> Response:
     # Never echo an internal exception's text: it may hold paths or data.
     current_app.logger.exception("unhandled error", exc_info=error)
@@ -100,5 +110,6 @@ def register_error_handlers(app: Flask) -> None:
     """Route every error raised while handling a request to problem+json."""
     app.register_error_handler(AlrankError, _from_alrank_error)
     app.register_error_handler(ValidationError, _from_validation_error)
+    app.register_error_handler(RequestEntityTooLarge, _from_too_large)
     app.register_error_handler(HTTPException, _from_http_exception)
     app.register_error_handler(Exception, _from_unexpected)

@@ -6,6 +6,8 @@ query strings and multipart form fields arrive as text and are parsed.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from marshmallow import RAISE, Schema, fields, validate
 
 from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS
@@ -15,6 +17,23 @@ MAX_SEED = 2**64 - 1
 MAX_BETA = 1e6
 INPUT_FIELDS = tuple(INPUT_KINDS)
 ARRAY_FIELDS = INPUT_FIELDS + tuple(ARRAY_ROLES)
+
+
+class JsonInteger(fields.Integer):
+    """A strict integer. The JSON parser turns integers beyond 64 bits into
+    floats; those are reported as out of range, not as "not an integer"."""
+
+    default_error_messages: ClassVar[dict[str, str]] = {
+        "too_large": "Integer out of range: must fit in 64 bits (at most 18446744073709551615)."
+    }
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(strict=True, **kwargs)  # type: ignore[arg-type]
+
+    def _validated(self, value: object) -> int:
+        if isinstance(value, float) and value.is_integer() and abs(value) >= 2**63:
+            raise self.make_error("too_large")
+        return super()._validated(value)
 
 
 def _strict_boolean() -> fields.Boolean:
@@ -42,9 +61,9 @@ class RankJsonSchema(Schema):
         unknown = RAISE
 
     strategy = fields.String(required=True)
-    budget = fields.Integer(strict=True, required=True)
+    budget = JsonInteger(required=True)
     exclude = fields.Raw(load_default=list)
-    seed = fields.Integer(strict=True, validate=validate.Range(0, MAX_SEED))
+    seed = JsonInteger(validate=validate.Range(0, MAX_SEED))
     params = fields.Dict(keys=fields.String(), load_default=dict)
     normalize = _strict_boolean()
     return_all_scores = _strict_boolean()
