@@ -69,7 +69,7 @@ def integers_from_json(value: object, *, name: str) -> np.ndarray:
         return np.empty(0, np.int64)
     if not all(type(item) is int for item in value):
         bad = next(item for item in value if type(item) is not int)
-        if isinstance(bad, float) and bad.is_integer():
+        if isinstance(bad, float) and bad.is_integer() and abs(bad) >= 2**63:
             raise InvalidInput(f"index {bad:g} does not fit in 64 bits", field=name)
         raise InvalidInput(f"expected integers, got {_json_type(bad)} {bad!r}", field=name)
     try:

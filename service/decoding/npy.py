@@ -111,4 +111,9 @@ def _read_header(stream: BinaryIO, name: str) -> tuple[tuple[int, ...], bool, np
             raise ValueError(f"unsupported .npy format version {version}")
     except Exception as error:  # numpy's parser of untrusted text may raise anything
         raise MalformedBody(f"not a valid .npy array: {error}", field=name) from None
+    shape = header[0]
+    if any(size < 0 for size in shape):
+        raise MalformedBody(
+            f"not a valid .npy array: its header declares shape {list(shape)}", field=name
+        )
     return header
