@@ -1,0 +1,36 @@
+"""The README documents every registered strategy with its formula."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.ranking.registry import STRATEGIES
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def readme_table_rows() -> dict[str, list[str]]:
+    """Strategy name -> cells of its row in the README's strategy table."""
+    rows = {}
+    for line in README.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if line.startswith("| `") and len(cells) == 4:
+            rows[cells[0].strip("`")] = cells
+    return rows
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_strategy_row_matches_the_registry(name):
+    strategy = STRATEGIES[name]
+    row = readme_table_rows().get(name)
+    assert row is not None, f"{name} is missing from the README's strategy table"
+    assert row[1] == strategy.family
+    inputs = ", ".join(strategy.inputs + strategy.arrays) or "embeddings"
+    assert row[2] == inputs
+    assert row[3].strip("`").replace("\\|", "|") == strategy.formula
+
+
+def test_every_table_row_is_a_registered_strategy():
+    assert set(readme_table_rows()) <= set(STRATEGIES)
