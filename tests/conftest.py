@@ -1,4 +1,7 @@
-"""Shared fixtures: a fresh app and client per test."""
+"""Shared fixtures: a fresh app and client per test.
+
+The client checks every response it receives against openapi.yaml.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 
 from service.app import create_app
+from tests.contract import ContractClient
 
 # Shared CI machines are noisy: no per-example deadline, a fixed example budget.
 settings.register_profile(
@@ -21,7 +25,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 @pytest.fixture
 def app() -> Flask:
-    return create_app({"TESTING": True})
+    app = create_app({"TESTING": True})
+    app.test_client_class = ContractClient
+    return app
 
 
 @pytest.fixture

@@ -38,6 +38,8 @@ class RankBody:
     params: Mapping[str, object]
     exclude: np.ndarray
     sources: Mapping[str, PoolSource]
+    # JSON values carry their types; text fields (query, form) are parsed.
+    typed: bool = False
 
 
 def read_rank_body(request: Request, limits: ArrayLimits) -> RankBody:
@@ -73,7 +75,7 @@ def _read_json(request: Request, limits: ArrayLimits) -> RankBody:
         for name, value in arrays.items()
     }
     exclude = integers_from_json(fields["exclude"], name="exclude")
-    return RankBody(fields, fields["params"], exclude, sources)
+    return RankBody(fields, fields["params"], exclude, sources, typed=True)
 
 
 def parse_json(body: bytes) -> object:
@@ -106,6 +108,11 @@ def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
         raise InvalidInput(
             f"unknown file part {unknown[0]!r}; parts are named by role: {', '.join(ARRAY_FIELDS)}",
             field=unknown[0],
+        )
+    if not request.files and not request.form and request.content_length:
+        raise MalformedBody(
+            "the multipart body could not be parsed: check its boundary and parts",
+            field="body",
         )
     fields, params, exclude = _read_text_fields(text_fields)
     sources = {

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from service.ranking.params import Param
+from service.web.fields import JsonBoolean, JsonInteger, JsonNumber
 
 
-def _field(param: Param) -> fields.Field:
-    """A marshmallow field for ``param``; text is parsed (query strings, forms)."""
+def _field(param: Param, *, strict: bool) -> fields.Field:
+    """A marshmallow field for ``param``; strict for JSON, parsing text otherwise."""
     validators: list[validate.Validator] = []
     if param.minimum is not None or param.maximum is not None:
         validators.append(
@@ -18,19 +19,30 @@ def _field(param: Param) -> fields.Field:
         )
     if param.choices is not None:
         validators.append(validate.OneOf(param.choices))
-    kinds = {
-        "number": lambda: fields.Float(allow_nan=False, validate=validators),
-        "integer": lambda: fields.Integer(validate=validators),
-        "string": lambda: fields.String(validate=validators),
-        "boolean": lambda: fields.Boolean(validate=validators),
+    kinds: dict[str, type[fields.Field]] = {
+        "number": JsonNumber if strict else fields.Float,
+        "integer": JsonInteger if strict else fields.Integer,
+        "string": fields.String,
+        "boolean": JsonBoolean if strict else fields.Boolean,
     }
-    return kinds[param.kind]()
+    field = kinds[param.kind](validate=validators)
+    if isinstance(field, fields.Float):
+        field.allow_nan = False
+    return field
 
 
-def check_params(given: Mapping[str, object], declared: Iterable[Param]) -> dict[str, object]:
-    """``given`` checked and completed with defaults; unknown names are refused."""
+def check_params(
+    given: Mapping[str, object], declared: Iterable[Param], *, strict: bool
+) -> dict[str, object]:
+    """``given`` checked and completed with defaults; unknown names are refused.
+
+    ``strict`` (JSON bodies) wants values of the declared type; otherwise
+    (query strings, forms) text is parsed.
+    """
     declared = tuple(declared)
-    schema_class = Schema.from_dict({param.name: _field(param) for param in declared})
+    schema_class = Schema.from_dict(
+        {param.name: _field(param, strict=strict) for param in declared}
+    )
     try:
         loaded = schema_class(unknown=RAISE).load(dict(given))
     except ValidationError as error:

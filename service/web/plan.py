@@ -46,7 +46,8 @@ def build_job(body: RankBody, *, max_budget: int, max_rows: int) -> RankJob:
     strategy = get_strategy(str(fields["strategy"]))
     source = _input_source(body.sources, strategy)
     kind = INPUT_KINDS[source.name] if source is not None else None
-    params = check_params(body.params, strategy.params + (kind.params if kind else ()))
+    declared = strategy.params + (kind.params if kind else ())
+    params = check_params(body.params, declared, strict=body.typed)
     if source is not None and kind is not None:
         source = _reorder(source, kind.sent_axes(params), kind.axes)
         check_shape(source.shape, name=source.name, axes=kind.axes)

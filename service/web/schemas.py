@@ -6,12 +6,11 @@ query strings and multipart form fields arrive as text and are parsed.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from marshmallow import RAISE, Schema, fields, validate
 
 from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS
 from service.ranking.selection import SELECTION_METHODS
+from service.web.fields import JsonBoolean, JsonInteger, JsonNumber
 
 MAX_SEED = 2**64 - 1
 MAX_BETA = 1e6
@@ -19,29 +18,13 @@ INPUT_FIELDS = tuple(INPUT_KINDS)
 ARRAY_FIELDS = INPUT_FIELDS + tuple(ARRAY_ROLES)
 
 
-class JsonInteger(fields.Integer):
-    """A strict integer. The JSON parser turns integers beyond 64 bits into
-    floats; those are reported as out of range, not as "not an integer"."""
-
-    default_error_messages: ClassVar[dict[str, str]] = {
-        "too_large": "Integer out of range: must fit in 64 bits (at most 18446744073709551615)."
-    }
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(strict=True, **kwargs)  # type: ignore[arg-type]
-
-    def _validated(self, value: object) -> int:
-        if isinstance(value, float) and value.is_integer() and abs(value) >= 2**63:
-            raise self.make_error("too_large")
-        return super()._validated(value)
-
-
 def _strict_boolean() -> fields.Boolean:
-    return fields.Boolean(truthy={True}, falsy={False}, load_default=False)
+    return JsonBoolean(load_default=False)
 
 
-def _beta() -> fields.Float:
-    return fields.Float(load_default=1.0, allow_nan=False, validate=validate.Range(0, MAX_BETA))
+def _beta(*, strict: bool) -> fields.Float:
+    kind = JsonNumber if strict else fields.Float
+    return kind(load_default=1.0, allow_nan=False, validate=validate.Range(0, MAX_BETA))
 
 
 class SelectionSchema(Schema):
@@ -51,7 +34,7 @@ class SelectionSchema(Schema):
         unknown = RAISE
 
     method = fields.String(load_default="top", validate=validate.OneOf(SELECTION_METHODS))
-    beta = _beta()
+    beta = _beta(strict=True)
 
 
 class RankJsonSchema(Schema):
@@ -88,7 +71,7 @@ class RankQuerySchema(Schema):
     normalize = fields.Boolean(load_default=False)
     return_all_scores = fields.Boolean(load_default=False)
     selection = fields.String(load_default="top", validate=validate.OneOf(SELECTION_METHODS))
-    beta = _beta()
+    beta = _beta(strict=False)
 
 
 def split_query(args: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:

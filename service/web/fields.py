@@ -1,0 +1,51 @@
+"""marshmallow fields that read JSON strictly: a value must already have the type.
+
+Query strings and form fields arrive as text and use marshmallow's parsing
+fields instead; a JSON body has real types, and "2", 1 or true in the wrong
+place is a client bug worth reporting.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import ClassVar
+
+from marshmallow import fields
+
+
+class JsonInteger(fields.Integer):
+    """An integer, not a float, string or boolean.
+
+    The JSON parser turns integers beyond 64 bits into floats; those are
+    reported as out of range, not as "not an integer".
+    """
+
+    default_error_messages: ClassVar[dict[str, str]] = {
+        "too_large": "Integer out of range: must fit in 64 bits (at most 18446744073709551615)."
+    }
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(strict=True, **kwargs)  # type: ignore[arg-type]
+
+    def _validated(self, value: object) -> int:
+        if isinstance(value, float) and value.is_integer() and abs(value) >= 2**63:
+            raise self.make_error("too_large")
+        return super()._validated(value)
+
+
+class JsonNumber(fields.Float):
+    """A number (integer or float), not a string or boolean."""
+
+    def _validated(self, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class JsonBoolean(fields.Boolean):
+    """true or false; not 1, 0 or "true"."""
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

@@ -1,0 +1,61 @@
+"""JSON bodies are read strictly; text fields (query, form) are parsed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.helpers import RANK, assert_problem, npy_bytes
+
+POOL = [[0.5, 0.5], [0.9, 0.1], [0.6, 0.4]]
+LOGITS = [[1.0, 0.0], [3.0, 0.0], [0.5, 0.0]]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"normalize": 1}, "normalize"),
+        ({"return_all_scores": 0}, "return_all_scores"),
+        ({"return_all_scores": "true"}, "return_all_scores"),
+        ({"selection": {"method": "power", "beta": "2"}}, "selection.beta"),
+        ({"selection": {"method": "power", "beta": True}}, "selection.beta"),
+    ],
+    ids=["normalize-1", "all-scores-0", "all-scores-string", "beta-string", "beta-true"],
+)
+def test_json_fields_of_the_wrong_type_are_refused(client, extra, field):
+    body = {"strategy": "margin", "budget": 1, "probabilities": POOL} | extra
+    assert_problem(client.post(RANK, json=body), 422, field)
+
+
+@pytest.mark.parametrize("temperature", ["2", True, None], ids=["string", "boolean", "null"])
+def test_json_params_of_the_wrong_type_are_refused(client, temperature):
+    body = {
+        "strategy": "margin",
+        "budget": 1,
+        "logits": LOGITS,
+        "params": {"temperature": temperature},
+    }
+    assert_problem(client.post(RANK, json=body), 422, "params.temperature")
+
+
+def test_query_params_are_parsed_from_text(client):
+    response = client.post(
+        f"{RANK}?strategy=margin&budget=1&input=logits&temperature=2",
+        data=npy_bytes(LOGITS),
+        content_type="application/x-npy",
+    )
+    assert response.status_code == 200
+    assert response.get_json()["indices"] == [2]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"garbage without any boundary", b"--other\r\nContent-Disposition: form-data\r\n\r\nx"],
+    ids=["garbage", "wrong-boundary"],
+)
+def test_an_unparseable_multipart_body_is_a_400(client, body):
+    response = client.post(
+        f"{RANK}?strategy=margin&budget=1",
+        data=body,
+        content_type="multipart/form-data; boundary=xyz",
+    )
+    assert_problem(response, 400, "body", says=("multipart",))
