@@ -17,12 +17,25 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
 serve: $(VENV)/.installed-runtime  ## serve the API on localhost:8000 with gunicorn
 	$(BIN)/gunicorn --config gunicorn.conf.py "service.app:create_app()"
 
 test: $(VENV)/.installed-test  ## lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+.PHONY: bench
+bench: $(VENV)/.installed-bench  ## measure every benchmark figure, write bench/results/
+	$(BIN)/python -m bench core
+	$(BIN)/python -m bench samples
+	$(BIN)/python -m bench selections
+	$(BIN)/python -m bench transports
+	$(BIN)/python -m bench peers
+	$(BIN)/python -m bench report
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -27,9 +27,10 @@ class Param:
         out: dict[str, object] = {
             "name": self.name,
             "type": self.kind,
-            "default": self.default,
             "description": self.description,
         }
+        if self.default is not None:  # None: computed per request
+            out["default"] = self.default
         if self.minimum is not None:
             key = "exclusiveMinimum" if self.exclusive_minimum else "minimum"
             out[key] = self.minimum
