@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from service.errors import InvalidInput
-from service.ranking import bayesian, uncertainty
+from service.ranking import batch, bayesian, uncertainty
 from service.ranking.strategy import Scorer, ScorerFactory, Strategy
 
 
@@ -126,6 +126,40 @@ STRATEGIES: dict[str, Strategy] = {
             SAMPLE_INPUTS,
             _fixed(bayesian.kl_max_disagreement),
             form="samples",
+        ),
+        Strategy(
+            "coreset",
+            "diversity",
+            "k-center greedy over embeddings (Sener & Savarese 2018): each pick is the "
+            "item farthest from the labeled set and the picks so far.",
+            "argmax_i min_j ||h_i - c_j||, centers c = labeled and picked items",
+            (),
+            select=batch.coreset,
+            arrays=("embeddings",),
+            optional_arrays=("labeled_embeddings",),
+        ),
+        Strategy(
+            "badge",
+            "hybrid",
+            "BADGE (Ash et al. 2020): k-means++ seeding over gradient embeddings, "
+            "uncertain and diverse at once.",
+            "k-means++ over g_i = (p_i - onehot(argmax p_i)) (x) h_i",
+            ("probabilities", "logits", "samples"),
+            select=batch.badge,
+            randomized=True,
+            arrays=("embeddings",),
+        ),
+        Strategy(
+            "cluster_margin",
+            "hybrid",
+            "Cluster-Margin (Citovsky et al. 2021): the smallest margins, taken "
+            "round-robin over clusters of their embeddings, smallest cluster first.",
+            "round-robin over k-means clusters of the candidates with the smallest p1 - p2",
+            ("probabilities", "logits", "samples"),
+            select=batch.cluster_margin,
+            params=batch.CLUSTER_MARGIN_PARAMS,
+            randomized=True,
+            arrays=("embeddings",),
         ),
     )
 }

@@ -27,7 +27,9 @@ SCORERS = {
     "kl_max_disagreement": bayesian.kl_max_disagreement,
 }
 VOTE_BASED = ("variation_ratios", "vote_entropy")
-SAMPLE_STRATEGIES = [name for name, s in STRATEGIES.items() if "samples" in s.inputs]
+SAMPLE_STRATEGIES = [
+    name for name, s in STRATEGIES.items() if "samples" in s.inputs and s.pointwise
+]
 DETERMINISTIC = [name for name in SAMPLE_STRATEGIES if not STRATEGIES[name].randomized]
 
 

@@ -45,8 +45,9 @@ def test_descriptions_are_json_and_consistent(name):
     assert (strategy.make_scorer is None) != (strategy.select is None)
 
 
-def test_only_the_random_baseline_is_randomized():
-    assert sorted(name for name, s in STRATEGIES.items() if s.randomized) == ["random"]
+def test_randomized_strategies_are_the_random_baseline_and_seeded_batch_pickers():
+    randomized = sorted(name for name, s in STRATEGIES.items() if s.randomized)
+    assert randomized == ["badge", "cluster_margin", "random"]
 
 
 @pytest.mark.parametrize("name", sorted(POINTWISE))

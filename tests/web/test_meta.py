@@ -38,7 +38,7 @@ def test_strategy_entries_are_complete(client):
         assert isinstance(entry["inputs"], list)
         assert set(entry["inputs"]) <= set(INPUT_KINDS)
         for param in entry["params"]:
-            assert {"name", "type", "default", "description"} <= set(param)
+            assert {"name", "type", "description"} <= set(param)
 
 
 def test_strategies_lists_input_kinds_with_their_params(client):
