@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy import sparse
 
 from service.ranking.chunks import chunk_slices
 
@@ -92,7 +93,7 @@ class NearestCenters:
     """Each item's squared distance to its nearest center, as centers are added.
 
     ``gaps`` (n,) holds min_j ||x_i - c_j||^2 and ``owners`` (n,) that
-    center's number. Items at gap -inf are frozen: never updated. Adding a
+    center's number. Items at gap <= 0 (-inf, say) never change. Adding a
     center c skips the items it provably cannot bring closer: with o the
     item's nearest center, ``||x - c|| >= ||c - o|| - ||x - o||``, so x stays
     with o when ``||c - o||^2 >= 4 ||x - o||^2`` (Elkan 2003). When fewer
@@ -181,7 +182,8 @@ def draw_proportional(weights: np.ndarray, available: np.ndarray, rng: np.random
 
 
 def d2_seeding(
-    sq_distances_to_row: Callable[[int], np.ndarray],
+    gaps: np.ndarray,
+    shrink: Callable[[int], object],
     first: int,
     k: int,
     *,
@@ -190,20 +192,20 @@ def d2_seeding(
 ) -> tuple[np.ndarray, np.ndarray]:
     """k-means++ seeding (Arthur & Vassilvitskii 2007) from a given first seed.
 
-    Each next seed is drawn among the ``available`` (n,) items not yet drawn
-    with probability proportional to D^2, its squared distance to the
-    nearest seed so far (``draw_proportional``: one draw per seed, uniform
-    once every D^2 is 0). ``sq_distances_to_row(j)`` returns the squared
-    distances (n,) from every item to item ``j``.
+    ``gaps`` (n,) holds each item's squared distance to item ``first`` and is
+    kept in place as D^2, the squared distance to the nearest seed so far:
+    ``shrink(j)`` must lower it to the squared distances to item ``j`` where
+    those are smaller. Each next seed is drawn among the ``available`` (n,)
+    items not yet drawn with probability proportional to D^2
+    (``draw_proportional``: one draw per seed, uniform once every D^2 is 0).
 
     Returns the seeds (k,) int64 in draw order and their D^2 (k,) at draw
-    time; the first seed's D^2 is inf (no seed before it). Cost: k calls of
-    ``sq_distances_to_row`` plus O(n) per seed.
+    time; the first seed's D^2 is inf (no seed before it). Cost: k - 2 calls
+    of ``shrink`` plus O(n) per seed.
     """
     available = available.copy()
     available[first] = False
-    gaps = sq_distances_to_row(first)  # D^2 (n,); 0 for items that cannot be drawn
-    gaps[~available] = 0
+    gaps[~available] = 0  # never drawn
     seeds = np.empty(k, dtype=np.int64)
     seed_gaps = np.empty(k, dtype=gaps.dtype)
     seeds[0], seed_gaps[0] = first, np.inf
@@ -211,9 +213,9 @@ def d2_seeding(
         pick = draw_proportional(gaps, available, rng)
         seeds[j], seed_gaps[j] = pick, gaps[pick]
         available[pick] = False
+        gaps[pick] = 0
         if j + 1 < k:
-            np.minimum(gaps, sq_distances_to_row(pick), out=gaps)
-            gaps[pick] = 0
+            shrink(pick)
     return seeds, seed_gaps
 
 
@@ -231,19 +233,18 @@ def kmeans(
     changes; a center that loses every point stays where it is. Clusters left
     empty are dropped and the rest renumbered 0, 1, ... in seed order, so
     there may be fewer than ``n_clusters`` (duplicate points, say). Needs
-    1 <= n_clusters <= m. Cost O((1 + iterations) m k d) time, O(m d) memory.
+    1 <= n_clusters <= m. Cost O((1 + iterations) m k d) time at most (the
+    seeding skips points a new seed cannot reach, see ``NearestCenters``),
+    O(m d + k d) memory.
     """
-    dtype = float_dtype(points)
-    points, _ = centered(points, dtype)
+    points, _ = centered(points, float_dtype(points))
     norms = row_sq_norms(points)
     first = int(rng.random() * points.shape[0])
-    seeds, _ = d2_seeding(
-        lambda j: sq_distances_to(points, norms, j),
-        first,
-        n_clusters,
-        available=np.ones(points.shape[0], dtype=bool),
-        rng=rng,
-    )
+    gaps = sq_distances_to(points, norms, first)
+    owners = np.zeros(points.shape[0], dtype=np.int64)
+    tracker = NearestCenters(points, norms, gaps, owners, points[[first]], capacity=n_clusters)
+    available = np.ones(points.shape[0], dtype=bool)
+    seeds, _ = d2_seeding(gaps, tracker.add, first, n_clusters, available=available, rng=rng)
     centers = points[seeds]
     labels = nearest(points, centers)
     for _ in range(iterations):
@@ -257,8 +258,11 @@ def kmeans(
 
 def _move_to_means(centers: np.ndarray, points: np.ndarray, labels: np.ndarray) -> None:
     """Set each center (k, d) with points to the mean of its points, in place."""
-    sums = np.zeros(centers.shape, dtype=np.float64)
-    np.add.at(sums, labels, points)
+    m = labels.shape[0]
+    members = sparse.csr_array(
+        (np.ones(m, dtype=points.dtype), (labels, np.arange(m))), shape=(centers.shape[0], m)
+    )
+    sums = members @ points  # (k, d)
     counts = np.bincount(labels, minlength=centers.shape[0])
     filled = counts > 0
     centers[filled] = sums[filled] / counts[filled, None]

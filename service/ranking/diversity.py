@@ -110,15 +110,14 @@ def badge(
     hidden = embeddings.astype(dtype, copy=False)
     grad_norms = row_sq_norms(residuals) * row_sq_norms(hidden)  # ||g_i||^2 (n,)
     first = int(np.argmax(np.where(eligible, grad_norms, -1)))
-    picks, gaps = d2_seeding(
-        lambda j: gradient_sq_distances(residuals, hidden, grad_norms, j),
-        first,
-        budget,
-        available=eligible,
-        rng=rng,
-    )
-    gaps[0] = grad_norms[first]
-    return picks, np.sqrt(gaps)
+    gaps = gradient_sq_distances(residuals, hidden, grad_norms, first)  # D^2 (n,)
+
+    def shrink(center: int) -> None:
+        np.minimum(gaps, gradient_sq_distances(residuals, hidden, grad_norms, center), out=gaps)
+
+    picks, gaps_at_pick = d2_seeding(gaps, shrink, first, budget, available=eligible, rng=rng)
+    gaps_at_pick[0] = grad_norms[first]
+    return picks, np.sqrt(gaps_at_pick)
 
 
 def gradient_residuals(probs: np.ndarray, dtype: np.dtype) -> np.ndarray:
