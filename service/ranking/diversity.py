@@ -49,10 +49,15 @@ def coreset(
     first pick is the eligible item nearest the mean of all embeddings, and
     its score is its distance to that mean.
 
-    Scores never increase along the batch after the first pick. Cost
-    O(m n d) to start from a labeled set (blocked), then O(n d) per pick.
+    An empty labeled set counts as none. Scores never increase along the
+    batch after the first pick. Cost O(m n d) to start from a labeled set
+    (in blocks), then at most O(n d) per pick: items the new center provably
+    cannot bring closer are skipped (``clustering.NearestCenters``).
+    Extra memory: one centered copy of the embeddings, O(n) vectors.
     """
-    _check_budget(budget, eligible, embeddings.shape[0])
+    if labeled is not None and labeled.shape[0] == 0:
+        labeled = None
+    _check_inputs(budget, eligible, embeddings, labeled=labeled)
     dtype = float_dtype(embeddings) if labeled is None else float_dtype(embeddings, labeled)
     points, mean = centered(embeddings, dtype)
     norms = row_sq_norms(points)  # squared distances to the mean
@@ -104,7 +109,7 @@ def badge(
     per pick (uniformly once every D^2 is 0); it is scored D. Cost
     O(n (c + d)) per pick, O(n c) extra memory.
     """
-    _check_budget(budget, eligible, embeddings.shape[0])
+    _check_inputs(budget, eligible, embeddings, probs=probs)
     dtype = float_dtype(probs, embeddings)
     residuals = gradient_residuals(probs, dtype)
     hidden = embeddings.astype(dtype, copy=False)
@@ -165,13 +170,15 @@ def cluster_margin(
     k-means with k-means++ seeds from ``rng`` (``clustering.kmeans``) clusters
     the candidates only, into ``clusters`` groups (default ``budget``, so a
     batch takes at most one item per cluster when none comes out empty).
-    Cost O(n c) for the margins plus O(21 m k d) time and O(m d) memory for
-    k-means on m = ``candidates`` items and k clusters (at most 20 Lloyd
-    rounds). Needs budget <= candidates <= eligible items and
-    1 <= clusters <= candidates.
+    Cost O(n c) for the margins plus, for k-means on m = ``candidates``
+    items and k clusters, O(m k d) for the seeding (k passes over the
+    candidates, fewer rows read when they form clusters) and O(m k d) per
+    Lloyd round (matrix products, at most ``clustering.KMEANS_ITERATIONS``
+    rounds); O(m d + k d) extra memory. Needs budget <= candidates <=
+    eligible items and 1 <= clusters <= candidates.
     """
     n_clusters = budget if clusters is None else clusters
-    _check_budget(budget, eligible, embeddings.shape[0])
+    _check_inputs(budget, eligible, embeddings, probs=probs)
     if not budget <= candidates <= np.count_nonzero(eligible):
         raise ValueError(
             f"expected budget <= candidates <= eligible items, got budget {budget}, "
@@ -203,9 +210,21 @@ def round_robin(labels: np.ndarray) -> np.ndarray:
     return np.lexsort((cluster_order[labels], turns))
 
 
-def _check_budget(budget: int, eligible: np.ndarray, n: int) -> None:
+def _check_inputs(
+    budget: int,
+    eligible: np.ndarray,
+    embeddings: np.ndarray,
+    *,
+    probs: np.ndarray | None = None,
+    labeled: np.ndarray | None = None,
+) -> None:
+    n, d = embeddings.shape
     if eligible.shape != (n,):
         raise ValueError(f"expected an eligible mask of shape ({n},), got {eligible.shape}")
+    if probs is not None and probs.shape[0] != n:
+        raise ValueError(f"expected probabilities for {n} items, got {probs.shape[0]} rows")
+    if labeled is not None and labeled.shape[1:] != (d,):
+        raise ValueError(f"expected labeled embeddings of width {d}, got shape {labeled.shape}")
     if not 1 <= budget <= np.count_nonzero(eligible):
         raise ValueError(
             f"expected 1 <= budget <= eligible items ({np.count_nonzero(eligible)}), got {budget}"

@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 from flask import Request
 
+from service.decoding.fastjson import parse_with_arrays
 from service.decoding.jsonarrays import (
     array_from_json,
     integers_from_json,
@@ -61,19 +62,24 @@ def read_rank_body(request: Request, limits: ArrayLimits) -> RankBody:
 
 def _read_json(request: Request, limits: ArrayLimits) -> RankBody:
     body = request.get_data(cache=False)
-    document = parse_json(body)
-    if not isinstance(document, dict):
-        raise InvalidInput("expected a JSON object at the top level", field="body")
-    arrays = {name: document.pop(name) for name in ARRAY_FIELDS if name in document}
-    fields = RankJsonSchema().load(document)
-    check_booleans = may_hold_array_booleans(body)
-    sources = {
-        name: ArraySource(
-            array_from_json(value, name=name, limits=limits, check_booleans=check_booleans),
-            name=name,
-        )
-        for name, value in arrays.items()
-    }
+    parsed = parse_with_arrays(body, ARRAY_FIELDS)
+    if parsed is not None:
+        document, dense = parsed
+        fields = RankJsonSchema().load(document)
+        for name, array in dense.items():
+            limits.check(array.shape, name=name)
+    else:
+        document = parse_json(body)
+        if not isinstance(document, dict):
+            raise InvalidInput("expected a JSON object at the top level", field="body")
+        arrays = {name: document.pop(name) for name in ARRAY_FIELDS if name in document}
+        fields = RankJsonSchema().load(document)
+        check_booleans = may_hold_array_booleans(body)
+        dense = {
+            name: array_from_json(value, name=name, limits=limits, check_booleans=check_booleans)
+            for name, value in arrays.items()
+        }
+    sources = {name: ArraySource(array, name=name) for name, array in dense.items()}
     exclude = integers_from_json(fields["exclude"], name="exclude")
     return RankBody(fields, fields["params"], exclude, sources, typed=True)
 

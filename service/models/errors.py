@@ -1,0 +1,27 @@
+"""Typed errors of model management, beside the shared ones in service.errors."""
+
+from __future__ import annotations
+
+from service.errors import AlrankError, InvalidInput
+
+
+class Unauthorized(AlrankError):
+    """Model management needs an API key and the request carries none."""
+
+    status = 401
+    title = "Unauthorized"
+    slug = "unauthorized"
+
+
+class Forbidden(AlrankError):
+    """The request's API key is wrong, or the operation is never allowed."""
+
+    status = 403
+    title = "Forbidden"
+    slug = "forbidden"
+
+
+class ModelRejected(InvalidInput):
+    """Uploaded bytes are not a model the service will store or run."""
+
+    slug = "model-rejected"

@@ -1,0 +1,82 @@
+"""StoredModel: what the service knows about one model, and its JSON forms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# Version of the sidecar layout written beside each uploaded model.
+SIDECAR_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """One model: uploaded (in the store directory) or bundled (read-only, named).
+
+    ``inputs`` and ``outputs`` are signature entries (see signature.describe_arg).
+    """
+
+    id: str
+    name: str | None
+    size: int
+    created: str | None
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    producer: str | None
+    bundled: bool
+    path: Path
+    classes: list[Any] | None = None
+    description: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The model as the API shows it."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "bundled": self.bundled,
+            "size": self.size,
+            "created": self.created,
+            "producer": self.producer,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+        }
+        if self.classes is not None:
+            body["classes"] = self.classes
+        if self.description is not None:
+            body["description"] = self.description
+        return body
+
+    def sidecar(self) -> dict[str, Any]:
+        """The JSON record written beside an uploaded model file."""
+        return {
+            "format": SIDECAR_FORMAT,
+            "id": self.id,
+            "name": self.name,
+            "size": self.size,
+            "created": self.created,
+            "producer": self.producer,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+        }
+
+    @classmethod
+    def from_sidecar(cls, record: dict[str, Any], path: Path) -> StoredModel:
+        """An uploaded model from its sidecar record and the path of its file."""
+        return cls(
+            id=record["id"],
+            name=record.get("name"),
+            size=int(record["size"]),
+            created=record.get("created"),
+            inputs=list(record["inputs"]),
+            outputs=list(record["outputs"]),
+            producer=record.get("producer"),
+            bundled=False,
+            path=path,
+        )
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC to the second, e.g. 2025-01-31T12:00:00Z."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
