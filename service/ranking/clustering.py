@@ -6,8 +6,8 @@ distance to one center costs one matrix-vector product over the pool, and
 distances to many rows a matrix product over blocks of at most
 ``BLOCK_ELEMENTS`` entries: no (n, n) or (n, m) array is formed. Rounding can
 make the expansion slightly negative for nearly equal rows; it is clipped at
-0. Points are centered on their mean first, which leaves distances unchanged
-and keeps the norms, and so the rounding, small.
+0. Callers center the points on their mean first (``centered``), which leaves
+distances unchanged and keeps the norms, and so the rounding, small.
 """
 
 from __future__ import annotations
