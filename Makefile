@@ -17,6 +17,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+$(VENV)/.installed-examples: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[examples]"
+	touch $@
+
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	touch $@
@@ -36,6 +40,10 @@ bench: $(VENV)/.installed-bench  ## measure every benchmark figure, write bench/
 	$(BIN)/python -m bench transports
 	$(BIN)/python -m bench peers
 	$(BIN)/python -m bench report
+
+.PHONY: simulate
+simulate: $(VENV)/.installed-examples  ## active learning through the API on scikit-learn's datasets; writes examples/results/
+	$(BIN)/python -m examples.simulation $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

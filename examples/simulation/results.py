@@ -1,0 +1,91 @@
+"""What a simulation produced, per dataset: every run's learning curve, and the raw JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from examples.simulation.loop import Curve
+
+
+@dataclass
+class DatasetResult:
+    """Every run on one dataset: one curve per strategy and seed.
+
+    ``full_accuracy`` is, per seed, the test accuracy of the model trained on
+    every pool label: the ceiling that active learning approaches.
+    """
+
+    name: str
+    title: str
+    pool_size: int
+    test_size: int
+    classes: int
+    initial: int
+    batch: int
+    rounds: int
+    seeds: list[int]
+    full_accuracy: list[float] = field(default_factory=list)
+    families: dict[str, str] = field(default_factory=dict)
+    curves: dict[str, list[Curve]] = field(default_factory=dict)
+
+    def target(self, fraction: float) -> float:
+        """The target accuracy: ``fraction`` of the mean full-pool accuracy."""
+        return fraction * float(np.mean(self.full_accuracy))
+
+    def mean_curve(self, strategy: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, mean accuracy, standard deviation) over seeds, on the labels all runs have."""
+        curves = self.curves[strategy]
+        length = min(len(curve.labels) for curve in curves)
+        accuracy = np.array([curve.accuracy[:length] for curve in curves])
+        return np.array(curves[0].labels[:length]), accuracy.mean(axis=0), accuracy.std(axis=0)
+
+
+def labels_to_target(curve: Curve, target: float) -> int | None:
+    """The fewest labels at which the run's test accuracy reached ``target``; None if never."""
+    for labels, accuracy in zip(curve.labels, curve.accuracy, strict=True):
+        if accuracy >= target:
+            return labels
+    return None
+
+
+def write_json(
+    path: Path, results: list[DatasetResult], fraction: float, config: dict[str, Any]
+) -> None:
+    """Every curve, the targets and the labels each run needed, as JSON."""
+    document = {
+        "config": config,
+        "target_fraction": fraction,
+        "datasets": [_dataset_json(result, fraction) for result in results],
+    }
+    path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+
+
+def _dataset_json(result: DatasetResult, fraction: float) -> dict[str, Any]:
+    target = result.target(fraction)
+    return {
+        "name": result.name,
+        "title": result.title,
+        "pool_size": result.pool_size,
+        "test_size": result.test_size,
+        "classes": result.classes,
+        "initial_labels": result.initial,
+        "batch": result.batch,
+        "rounds": result.rounds,
+        "seeds": result.seeds,
+        "full_pool_accuracy": result.full_accuracy,
+        "target_accuracy": target,
+        "strategies": {
+            name: {
+                "family": result.families[name],
+                "labels": [curve.labels for curve in curves],
+                "accuracy": [[round(value, 6) for value in curve.accuracy] for curve in curves],
+                "labels_to_target": [labels_to_target(curve, target) for curve in curves],
+            }
+            for name, curves in result.curves.items()
+        },
+    }
