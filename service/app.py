@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from service.config import load_config
-from service.web import meta, rank
+from service.web import meta, models, rank
 from service.web.problems import register_error_handlers
 
 
@@ -22,4 +22,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(rank.blueprint)
     app.register_blueprint(meta.blueprint)
+    # The model store: its directory and settings (ALRANK_MODEL_DIR, ...) are
+    # read here; ONNX sessions are created lazily, in each worker, after the fork.
+    models.init_app(app)
     return app

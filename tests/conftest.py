@@ -23,6 +23,12 @@ settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _model_store_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every app the tests create keeps uploaded models out of the user's cache."""
+    os.environ["ALRANK_MODEL_DIR"] = str(tmp_path_factory.mktemp("models"))
+
+
 @pytest.fixture
 def app() -> Flask:
     app = create_app({"TESTING": True})

@@ -22,6 +22,12 @@ class Forbidden(AlrankError):
 
 
 class ModelRejected(InvalidInput):
-    """Uploaded bytes are not a model the service will store or run."""
+    """Uploaded bytes are not a model the service will store or run.
+
+    The error is about the request body (the model's bytes) unless told otherwise.
+    """
 
     slug = "model-rejected"
+
+    def __init__(self, detail: str, *, field: str | None = "body", **extra: object) -> None:
+        super().__init__(detail, field=field, **extra)

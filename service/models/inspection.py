@@ -20,7 +20,7 @@ SHIPPED_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})
 # Nodes that make onnxruntime read a compiled model from a file.
 FILE_BACKED_OPS = frozenset({"EPContext"})
 # Deeper nesting of subgraphs than this is refused as hostile.
-MAX_GRAPH_DEPTH = 32
+MAX_GRAPH_DEPTH = 16
 # TensorProto.DataLocation.EXTERNAL
 _EXTERNAL = 1
 # How many problems one refusal lists.
@@ -84,15 +84,16 @@ def refusal_reasons(facts: ModelFacts) -> list[str]:
         "tensor inside the uploaded bytes"
         for name in facts.external_tensors
     ]
-    local_domains = {domain for domain, _ in facts.functions}
+    named = {domain for domain, _ in facts.functions}
     for domain, op_type in sorted(facts.operators):
         if op_type in FILE_BACKED_OPS and domain == "com.microsoft":
             reasons.append(f"operator {op_type!r} loads a compiled model from a file")
         elif domain not in SHIPPED_DOMAINS and (domain, op_type) not in facts.functions:
             reasons.append(_custom_domain(domain, f"operator {op_type!r}"))
+            named.add(domain)
     reasons.extend(
         _custom_domain(domain, "an opset import")
-        for domain in sorted(facts.opset_domains - SHIPPED_DOMAINS - local_domains)
+        for domain in sorted(facts.opset_domains - SHIPPED_DOMAINS - named)
     )
     return reasons
 

@@ -9,6 +9,8 @@ its workers, and a process that finds a cache filled by its parent starts over.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import re
 import tempfile
@@ -46,13 +48,22 @@ _empty_folder: str | None = None
 
 
 def empty_folder() -> str:
-    """A directory of this process that holds no files, created on first use."""
+    """A directory of this process that holds no files, created on first use and
+    removed when the process exits."""
     global _empty_folder
     with _empty_folder_lock:
         if _empty_folder is None or not os.path.isdir(_empty_folder):
             _empty_folder = tempfile.mkdtemp(prefix="alrank-no-external-data-")
             os.chmod(_empty_folder, 0o500)
+            atexit.register(_remove_folder, _empty_folder, os.getpid())
         return _empty_folder
+
+
+def _remove_folder(path: str, owner: int) -> None:
+    """Remove ``path`` if this process made it (a forked child inherits the hook)."""
+    if os.getpid() == owner:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
 
 
 def session_options(

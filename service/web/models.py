@@ -1,4 +1,4 @@
-"""Model management: POST/GET /v1/models, GET/DELETE /v1/models/{id}.
+"""Model management: POST/GET /v1/models, GET/DELETE /v1/models/{model} (an id or a name).
 
 The store lives in ``app.extensions["alrank.models"]``; ``init_app`` builds
 it from the configuration and registers this blueprint. Upload and delete
@@ -40,6 +40,8 @@ MODEL_DEFAULTS: dict[str, int] = {
     "MODEL_VALIDATION_MEMORY_BYTES": 1024 * MiB,
     # Wall-clock limit of an upload's validation, seconds.
     "MODEL_VALIDATION_SECONDS": 30,
+    # Feature bytes per InferenceSession.run when a model scores a pool.
+    "INFERENCE_CHUNK_BYTES": 2 * MiB,
 }
 # Optional text settings: None means "not set".
 MODEL_OPTIONAL = ("MODEL_DIR", "BUNDLED_MODEL_DIR", "API_KEY")
@@ -57,6 +59,7 @@ class ModelSettings:
     session_cache: int
     limits: ValidationLimits
     api_key: str | None
+    inference_chunk_bytes: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, object]) -> ModelSettings:
@@ -67,7 +70,8 @@ class ModelSettings:
                 raise ValueError(f"ALRANK_{key} must be a positive integer, got {value!r}")
         texts = {key: config.get(key) for key in MODEL_OPTIONAL}
         for key, value in texts.items():
-            if value is not None and (not isinstance(value, str | int) or value == ""):
+            textual = isinstance(value, str | int) and not isinstance(value, bool)
+            if value is not None and (not textual or value == ""):
                 raise ValueError(f"ALRANK_{key} must be a non-empty string, got {value!r}")
         directory, bundled, api_key = (texts[key] for key in MODEL_OPTIONAL)
         return cls(
@@ -81,6 +85,7 @@ class ModelSettings:
             ),
             # The environment is parsed as JSON, so a numeric key arrives as int.
             api_key=str(api_key) if api_key is not None else None,
+            inference_chunk_bytes=numbers["INFERENCE_CHUNK_BYTES"],
         )
 
 
@@ -163,7 +168,7 @@ def upload() -> Response:
     name = check_label(request.args.get("name"))
     model, created = store().add(request.get_data(cache=False), name=name)
     response = json_response(model.describe(), 201 if created else 200)
-    response.headers["Location"] = url_for(".describe", model_ref=model.id)
+    response.headers["Location"] = url_for(".describe", model=model.id)
     return response
 
 
@@ -173,15 +178,15 @@ def list_models() -> Response:
     return json_response({"models": [model.describe() for model in store().models()]})
 
 
-@blueprint.get("/v1/models/<model_ref>")
-def describe(model_ref: str) -> Response:
+@blueprint.get("/v1/models/<model>")
+def describe(model: str) -> Response:
     """One model, by id or bundled name."""
-    return json_response(store().resolve(model_ref).describe())
+    return json_response(store().resolve(model).describe())
 
 
-@blueprint.delete("/v1/models/<model_ref>")
-def delete(model_ref: str) -> Response:
+@blueprint.delete("/v1/models/<model>")
+def delete(model: str) -> Response:
     """Remove an uploaded model; bundled models are read-only."""
     require_api_key()
-    store().delete(model_ref)
+    store().delete(model)
     return Response(status=204)
