@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from bench import pools
-from bench.floor import FLOOR_BUDGET, Floor, floor_from, measure_floor
+from bench.floor import FLOOR_BUDGET, Floor, floor_from, measure_floor, timing_fields
 from bench.results import Figure, new_figure, progress
 from bench.service_path import CHECKS, in_process_calls, pointwise_strategies
 from bench.timing import DEFAULT_BUDGET, Budget, best_times
@@ -88,21 +88,10 @@ def core_row(
 ) -> dict[str, object]:
     """One table row: times in milliseconds and ratios to the floor."""
     n, c = array.shape
-    score_x_read, score_x_copy = floor.ratios(scoring_s)
-    full_x_read, full_x_copy = floor.ratios(full_s)
     return {
         "strategy": strategy,
         "n": n,
         "c": c,
         "dtype": array.dtype.name,
-        "scoring_ms": scoring_s * 1e3,
-        "full_ms": full_s * 1e3,
-        "read_ms": floor.read_s * 1e3,
-        "copy_ms": floor.copy_s * 1e3,
-        "checks_ms": checks_s * 1e3,
-        "checks_x_read": checks_s / floor.read_s,
-        "scoring_x_read": score_x_read,
-        "scoring_x_copy": score_x_copy,
-        "full_x_read": full_x_read,
-        "full_x_copy": full_x_copy,
+        **timing_fields(floor, scoring_s, full_s, checks_s),
     }

@@ -51,3 +51,23 @@ def measure_floor(array: np.ndarray, budget: Budget = FLOOR_BUDGET) -> Floor:
         read_s=best_time(lambda: read_pass(array), budget),
         copy_s=best_time(array.copy, budget),
     )
+
+
+def timing_fields(
+    floor: Floor, scoring_s: float, full_s: float, checks_s: float
+) -> dict[str, float]:
+    """A table row's times in milliseconds and their ratios to ``floor``."""
+    scoring_x_read, scoring_x_copy = floor.ratios(scoring_s)
+    full_x_read, full_x_copy = floor.ratios(full_s)
+    return {
+        "scoring_ms": scoring_s * 1e3,
+        "full_ms": full_s * 1e3,
+        "read_ms": floor.read_s * 1e3,
+        "copy_ms": floor.copy_s * 1e3,
+        "checks_ms": checks_s * 1e3,
+        "checks_x_read": checks_s / floor.read_s,
+        "scoring_x_read": scoring_x_read,
+        "scoring_x_copy": scoring_x_copy,
+        "full_x_read": full_x_read,
+        "full_x_copy": full_x_copy,
+    }
