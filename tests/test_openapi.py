@@ -21,6 +21,7 @@ from service.app import create_app
 from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS
 from service.ranking.registry import ALIASES, STRATEGIES
 from service.ranking.selection import SELECTION_METHODS
+from service.web.features import FEATURE_PARAMS
 from service.web.schemas import (
     ARRAY_FIELDS,
     MAX_BETA,
@@ -67,7 +68,8 @@ def multipart_fields() -> dict[str, Any]:
 def declared_params() -> dict[str, dict[str, object]]:
     """Every parameter a strategy or input kind declares, as GET /v1/strategies lists it."""
     owners = [*STRATEGIES.values(), *INPUT_KINDS.values()]
-    return {param.name: param.describe() for owner in owners for param in owner.params}
+    declared = {param.name: param.describe() for owner in owners for param in owner.params}
+    return declared | {param.name: param.describe() for param in FEATURE_PARAMS}
 
 
 def without_description(schema: Mapping[str, object]) -> dict[str, object]:
@@ -390,7 +392,7 @@ def _margin_response(client: FlaskClient) -> TestResponse:
 
 def test_checker_refuses_an_undocumented_response_field(client: FlaskClient):
     response = _margin_response(client)
-    response.set_data(json.dumps({**response.get_json(), "model": "none"}))
+    response.set_data(json.dumps({**response.get_json(), "undocumented": "none"}))
     with pytest.raises(AssertionError, match="Additional properties"):
         check_response(response)
 

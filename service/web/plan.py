@@ -10,6 +10,7 @@ import numpy as np
 from service.decoding.limits import check_pool_rows
 from service.decoding.sources import PoolSource, ReorderedSource
 from service.errors import InvalidInput
+from service.models.store import ModelStore
 from service.ranking.checks import check_budget, check_exclude, check_finite, check_shape
 from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS, InputKind
 from service.ranking.pipeline import RankPlan
@@ -17,6 +18,7 @@ from service.ranking.registry import get_strategy
 from service.ranking.selection import Selection
 from service.ranking.strategy import Strategy
 from service.web.bodies import RankBody
+from service.web.features import score_features
 from service.web.params import check_params
 
 
@@ -29,6 +31,7 @@ class RankJob:
     pool_size: int
     source: PoolSource | None
     arrays: Mapping[str, PoolSource]
+    model_id: str | None = None
 
     def read_arrays(self) -> dict[str, np.ndarray]:
         """The other arrays, read whole and checked to be finite."""
@@ -40,18 +43,28 @@ class RankJob:
         return arrays
 
 
-def build_job(body: RankBody, *, max_budget: int, max_rows: int) -> RankJob:
+def build_job(
+    body: RankBody, *, max_budget: int, max_rows: int, store: ModelStore, inference_bytes: int
+) -> RankJob:
     """The job of a request; InvalidInput names what is wrong."""
     fields = body.fields
     strategy = get_strategy(str(fields["strategy"]))
-    source = _input_source(body.sources, strategy)
+    sources, given_params, model_id = score_features(
+        body.sources,
+        body.params,
+        fields.get("model"),
+        store=store,
+        chunk_bytes=inference_bytes,
+        typed=body.typed,
+    )
+    source = _input_source(sources, strategy)
     kind = INPUT_KINDS[source.name] if source is not None else None
     declared = strategy.params + (kind.params if kind else ())
-    params = check_params(body.params, declared, strict=body.typed)
+    params = check_params(given_params, declared, strict=body.typed)
     if source is not None and kind is not None:
         source = _reorder(source, kind.sent_axes(params), kind.axes)
         check_shape(source.shape, name=source.name, axes=kind.axes)
-    arrays = _array_sources(body.sources, strategy)
+    arrays = _array_sources(sources, strategy)
     pool_size = _pool_size(source, arrays)
     check_pool_rows(pool_size, max_rows, name=source.name if source else "embeddings")
     _check_options(fields, strategy, kind)
@@ -72,7 +85,7 @@ def build_job(body: RankBody, *, max_budget: int, max_rows: int) -> RankJob:
         keep_all_scores=bool(fields["return_all_scores"]),
         selection=Selection(**fields["selection"]),  # type: ignore[arg-type]
     )
-    return RankJob(plan, pool_size, source, arrays)
+    return RankJob(plan, pool_size, source, arrays, model_id)
 
 
 def _check_options(

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, request
 from service.decoding.limits import ArrayLimits
 from service.ranking.chunks import chunk_rows
 from service.ranking.pipeline import Ranking, RankPlan, rank_batch, rank_chunks
+from service.web import models
 from service.web.bodies import NPY_MEDIA_TYPE, read_rank_body
 from service.web.encoding import json_response
 from service.web.plan import build_job
@@ -24,7 +25,15 @@ def rank() -> Response:
     request.max_content_length = config["MAX_NPY_BYTES" if large else "MAX_JSON_BYTES"]
     limits = ArrayLimits(max_elements=config["MAX_ELEMENTS"])
     body = read_rank_body(request, limits)
-    job = build_job(body, max_budget=config["MAX_BUDGET"], max_rows=config["MAX_ROWS"])
+    job = build_job(
+        body,
+        max_budget=config["MAX_BUDGET"],
+        max_rows=config["MAX_ROWS"],
+        store=models.store(),
+        inference_bytes=config.get(
+            "INFERENCE_CHUNK_BYTES", models.MODEL_DEFAULTS["INFERENCE_CHUNK_BYTES"]
+        ),
+    )
     chunks = None
     if job.source is not None:
         row_bytes = math.prod(job.source.shape[1:]) * 8
@@ -33,7 +42,10 @@ def rank() -> Response:
         ranking = rank_chunks(chunks, pool_size=job.pool_size, plan=job.plan)
     else:
         ranking = rank_batch(chunks, job.read_arrays(), pool_size=job.pool_size, plan=job.plan)
-    return json_response(_render(ranking, job.plan))
+    body = _render(ranking, job.plan)
+    if job.model_id is not None:
+        body["model"] = job.model_id
+    return json_response(body)
 
 
 def _render(ranking: Ranking, plan: RankPlan) -> dict[str, object]:

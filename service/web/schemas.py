@@ -15,7 +15,8 @@ from service.web.fields import JsonBoolean, JsonInteger, JsonNumber
 MAX_SEED = 2**64 - 1
 MAX_BETA = 1e6
 INPUT_FIELDS = tuple(INPUT_KINDS)
-ARRAY_FIELDS = INPUT_FIELDS + tuple(ARRAY_ROLES)
+# "features" are scored by a model into the probability input (web/features.py).
+ARRAY_FIELDS = (*INPUT_FIELDS, *ARRAY_ROLES, "features")
 
 
 def _strict_boolean() -> fields.Boolean:
@@ -45,6 +46,7 @@ class RankJsonSchema(Schema):
 
     strategy = fields.String(required=True)
     budget = JsonInteger(required=True)
+    model = fields.String(validate=validate.Length(min=1))
     exclude = fields.Raw(load_default=list)
     seed = JsonInteger(validate=validate.Range(0, MAX_SEED))
     params = fields.Dict(keys=fields.String(), load_default=dict)
@@ -64,6 +66,7 @@ class RankQuerySchema(Schema):
 
     strategy = fields.String(required=True)
     budget = fields.Integer(required=True)
+    model = fields.String(validate=validate.Length(min=1))
     # Names the role of a .npy body (multipart parts are named by role instead).
     input = fields.String(load_default="probabilities", validate=validate.OneOf(ARRAY_FIELDS))
     exclude = fields.String(load_default="")

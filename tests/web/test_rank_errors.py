@@ -383,7 +383,7 @@ def test_bad_npy(client, kind, data, status, says):
         pytest.param(
             "exclude=1;2", "exclude", ("comma-separated integers",), id="exclude-semicolon"
         ),
-        pytest.param("input=features", "input", ("probabilities", "logits"), id="unknown-input"),
+        pytest.param("input=weights", "input", ("probabilities", "logits"), id="unknown-input"),
         pytest.param(
             "return_all_scores=maybe", "return_all_scores", ("boolean",), id="bad-boolean"
         ),

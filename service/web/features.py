@@ -1,0 +1,101 @@
+"""Raw features scored by an ONNX model become the request's probability input.
+
+A request that sends ``features`` (N x D) and names a ``model`` (an id or a
+bundled name) is ranked on the model's output: ``params.output`` picks the
+output (default: the first N x C one) and ``params.output_kind`` says whether
+it holds probabilities (default) or logits. Inference runs in row chunks as
+the ranking consumes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from itertools import chain
+
+import numpy as np
+
+from service.decoding.sources import PoolSource
+from service.errors import InvalidInput
+from service.models.inference import inference_chunk_rows, predict_probabilities
+from service.models.store import ModelStore
+from service.ranking.checks import check_shape
+from service.ranking.params import Param
+from service.web.params import check_params
+
+FEATURES = "features"
+
+FEATURE_PARAMS = (
+    Param(
+        "output",
+        "string",
+        None,
+        "features: the model output to rank from; default the first N x C output.",
+    ),
+    Param(
+        "output_kind",
+        "string",
+        "probabilities",
+        "features: whether the model output holds probabilities or logits.",
+        choices=("probabilities", "logits"),
+    ),
+)
+
+
+class InferredSource:
+    """The model's output over the features, as a probabilities or logits source.
+
+    ``chunks`` yields the inference chunks whatever size is asked for: the
+    pipeline takes chunks of any size.
+    """
+
+    def __init__(self, name: str, first: tuple[int, np.ndarray], rest: Iterator, n_rows: int):
+        self.name = name
+        self._first = first
+        self._rest = rest
+        self.shape = (n_rows, first[1].shape[1])
+
+    def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        return chain([self._first], self._rest)
+
+    def read_all(self) -> np.ndarray:
+        return np.concatenate([values for _, values in self.chunks(0)])
+
+
+def score_features(
+    sources: Mapping[str, PoolSource],
+    params: Mapping[str, object],
+    model_ref: object,
+    *,
+    store: ModelStore,
+    chunk_bytes: int,
+    typed: bool,
+) -> tuple[dict[str, PoolSource], dict[str, object], str | None]:
+    """(sources, remaining params, model id): ``features`` replaced by the
+    model's output when the request sent them; unchanged otherwise."""
+    if FEATURES not in sources:
+        if model_ref is not None:
+            raise InvalidInput("a model scores features: send features too", field="features")
+        return dict(sources), dict(params), None
+    if model_ref is None:
+        raise InvalidInput(
+            "features need a model: send model (an id or a bundled name)", field="model"
+        )
+    names = {param.name for param in FEATURE_PARAMS}
+    options = check_params(
+        {key: value for key, value in params.items() if key in names}, FEATURE_PARAMS, strict=typed
+    )
+    model = store.resolve(str(model_ref))
+    features = sources[FEATURES].read_all()
+    check_shape(features.shape, name=FEATURES, axes="ND")
+    kind = str(options["output_kind"])
+    rows = inference_chunk_rows(
+        features.shape[1], itemsize=features.dtype.itemsize, target_bytes=chunk_bytes
+    )
+    predicted = predict_probabilities(
+        store.session(model), features, output=options["output"], output_kind=kind, chunk_rows=rows
+    )
+    first = next(iter(predicted))
+    derived = {key: value for key, value in sources.items() if key != FEATURES}
+    derived[kind] = InferredSource(kind, first, iter(predicted), features.shape[0])
+    rest = {key: value for key, value in params.items() if key not in names}
+    return derived, rest, model.id

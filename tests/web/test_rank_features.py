@@ -1,0 +1,115 @@
+"""Ranking raw features through an ONNX model gives the ranking of its probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from tests.models.builders import linear, small_classifier, softmax_reference
+from tests.web.helpers import assert_problem, assert_ranked, send
+
+BUNDLED = "models/digits-logreg.onnx"
+
+
+def upload(client, data: bytes) -> str:
+    response = client.post("/v1/models", data=data, content_type="application/octet-stream")
+    assert response.status_code in (200, 201), response.get_data(as_text=True)
+    return response.get_json()["id"]
+
+
+def pool(width: int = 5, n: int = 40) -> np.ndarray:
+    return np.random.default_rng(1).normal(size=(n, width)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["json", "npy", "multipart"])
+@pytest.mark.parametrize("strategy", ["margin", "entropy", "least_confidence"])
+def test_features_rank_like_the_hand_computed_probabilities(client, kind, strategy):
+    weights, bias = small_classifier()
+    model_id = upload(client, linear(weights, bias))
+    features = pool()
+    probs = softmax_reference(features, weights, bias).astype(np.float32)
+    through_model = assert_ranked(
+        send(client, kind, {"features": features}, strategy=strategy, budget=7, model=model_id)
+    )
+    direct = assert_ranked(
+        send(client, "npy", {"probabilities": probs}, strategy=strategy, budget=7)
+    )
+    assert through_model["indices"] == direct["indices"]
+    np.testing.assert_allclose(through_model["scores"], direct["scores"], atol=1e-5)
+    assert through_model["model"] == model_id
+
+
+def test_the_bundled_model_is_addressed_by_name(client):
+    features = np.random.default_rng(2).uniform(0, 16, size=(60, 64)).astype(np.float32)
+    session = ort.InferenceSession(BUNDLED, providers=["CPUExecutionProvider"])
+    probs = session.run(["probabilities"], {"pixels": features})[0]
+    through_model = assert_ranked(
+        send(
+            client,
+            "json",
+            {"features": features},
+            strategy="margin",
+            budget=5,
+            model="digits-logreg",
+        )
+    )
+    direct = assert_ranked(
+        send(client, "npy", {"probabilities": probs}, strategy="margin", budget=5)
+    )
+    assert through_model["indices"] == direct["indices"]
+    assert through_model["model"].startswith("sha256:")
+
+
+def test_logit_outputs_are_ranked_as_logits(client):
+    weights, bias = small_classifier()
+    model_id = upload(client, linear(weights, bias, softmax=False, output_name="logits"))
+    features = pool()
+    body = assert_ranked(
+        send(
+            client,
+            "json",
+            {"features": features},
+            strategy="entropy",
+            budget=5,
+            model=model_id,
+            params={"output_kind": "logits"},
+        )
+    )
+    expected = softmax_reference(features, weights, bias)
+    entropy = -(expected * np.log(expected)).sum(axis=1)
+    assert body["indices"] == sorted(range(len(entropy)), key=lambda i: (-entropy[i], i))[:5]
+
+
+@pytest.mark.parametrize(
+    ("arrays", "fields", "status", "field"),
+    [
+        ({"features": pool()}, {}, 422, "model"),
+        ({"features": pool()}, {"model": "no-such-model"}, 404, "model"),
+        ({"features": pool()}, {"model": "sha256:" + "0" * 64}, 404, "model"),
+        ({"features": pool(width=4)}, {"model": "UPLOADED"}, 422, "features"),
+        ({"features": pool()}, {"model": "UPLOADED", "params": {"output": "nope"}}, 422, "output"),
+        (
+            {"features": pool()},
+            {"model": "UPLOADED", "params": {"output_kind": "odds"}},
+            422,
+            "params.output_kind",
+        ),
+        ({"probabilities": [[0.5, 0.5]]}, {"model": "UPLOADED"}, 422, "features"),
+    ],
+    ids=[
+        "no-model",
+        "unknown-name",
+        "unknown-id",
+        "wrong-width",
+        "unknown-output",
+        "bad-output-kind",
+        "model-without-features",
+    ],
+)
+def test_bad_feature_requests_name_the_field(client, arrays, fields, status, field):
+    weights, bias = small_classifier()
+    model_id = upload(client, linear(weights, bias))
+    fields = {key: model_id if value == "UPLOADED" else value for key, value in fields.items()}
+    response = send(client, "json", arrays, strategy="margin", budget=1, **fields)
+    assert_problem(response, status, field)
