@@ -30,7 +30,7 @@ from service.models.bundled import BundledModels
 from service.models.errors import Forbidden, ModelRejected
 from service.models.ids import ID_PREFIX, id_digest, is_bundled_name, model_id
 from service.models.records import StoredModel, utc_now
-from service.models.sessions import SessionCache
+from service.models.sessions import SessionCache, create_session
 from service.models.validation import ValidationLimits, validate_model_file
 
 TEMPORARY_PREFIX = ".tmp-"
@@ -67,12 +67,7 @@ class ModelStore:
 
         The same bytes again return the stored model (and its first name).
         """
-        if len(data) > self.max_bytes:
-            raise PayloadTooLarge(
-                f"the model has {len(data)} bytes, the limit is {self.max_bytes}", field="body"
-            )
-        if not data:
-            raise ModelRejected("the body is empty: expected the bytes of an .onnx file")
+        self._check_size(data, field="body")
         new_id = model_id(data)
         existing = self.bundled.by_id(new_id) or self._committed(new_id)
         if existing is not None:
@@ -102,6 +97,30 @@ class ModelStore:
                 return model, True
         finally:
             temporary.unlink(missing_ok=True)
+
+    def inline_session(self, data: bytes) -> tuple[str, ort.InferenceSession]:
+        """(id, session) for model bytes sent with a rank request: checked like
+        an upload, in a separate process under the same limits, never stored."""
+        self._check_size(data, field="model")
+        temporary = self._write_temporary(data, suffix=".onnx")
+        try:
+            validate_model_file(temporary, self.limits)
+        except ModelRejected as error:
+            raise ModelRejected(error.detail, field="model") from None
+        finally:
+            temporary.unlink(missing_ok=True)
+        return model_id(data), create_session(data)
+
+    def _check_size(self, data: bytes, *, field: str) -> None:
+        if len(data) > self.max_bytes:
+            raise PayloadTooLarge(
+                f"the model has {len(data)} bytes, the limit is {self.max_bytes}", field=field
+            )
+        if not data:
+            where = "the body" if field == "body" else "the model part"
+            raise ModelRejected(
+                f"{where} is empty: expected the bytes of an .onnx file", field=field
+            )
 
     def resolve(self, model_ref: str) -> StoredModel:
         """The model an id ("sha256:<64 hex>") or a bundled name refers to; NotFound if none."""

@@ -28,6 +28,8 @@ from service.errors import InvalidInput, MalformedBody, UnsupportedMediaType
 from service.web.schemas import ARRAY_FIELDS, RankJsonSchema, RankQuerySchema, split_query
 
 NPY_MEDIA_TYPE = "application/x-npy"
+# A multipart part of this name holds an .onnx model used for this request only.
+INLINE_MODEL_PART = "model"
 ACCEPTED_MEDIA_TYPES = ("application/json", NPY_MEDIA_TYPE, "multipart/form-data")
 
 
@@ -109,7 +111,7 @@ def _read_npy(request: Request, limits: ArrayLimits) -> RankBody:
 
 def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
     text_fields = dict(request.args) | dict(request.form)
-    unknown = sorted(set(request.files) - set(ARRAY_FIELDS))
+    unknown = sorted(set(request.files) - {*ARRAY_FIELDS, INLINE_MODEL_PART})
     if unknown:
         raise InvalidInput(
             f"unknown file part {unknown[0]!r}; parts are named by role: {', '.join(ARRAY_FIELDS)}",
@@ -124,7 +126,13 @@ def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
     sources = {
         name: NpyReader(part.stream, name=name, limits=limits)
         for name, part in request.files.items()
+        if name != INLINE_MODEL_PART
     }
+    inline = request.files.get(INLINE_MODEL_PART)
+    if inline is not None:
+        if "model" in fields:
+            raise InvalidInput("send the model as a file part or by name, not both", field="model")
+        fields["model"] = inline.read()
     return RankBody(fields, params, exclude, sources)
 
 

@@ -3,7 +3,9 @@
 A request that sends ``features`` (N x D) and names a ``model`` (an id or a
 bundled name) is ranked on the model's output: ``params.output`` picks the
 output (default: the first N x C one) and ``params.output_kind`` says whether
-it holds probabilities (default) or logits. Inference runs in row chunks as
+it holds probabilities (default) or logits. A multipart request may carry the
+.onnx file itself in a part named ``model``: checked like an upload, used for
+that request only, never stored. Inference runs in row chunks as
 the ranking consumes them.
 """
 
@@ -84,7 +86,11 @@ def score_features(
     options = check_params(
         {key: value for key, value in params.items() if key in names}, FEATURE_PARAMS, strict=typed
     )
-    model = store.resolve(str(model_ref))
+    if isinstance(model_ref, bytes):  # an .onnx part of a multipart request
+        model_id, session = store.inline_session(model_ref)
+    else:
+        model = store.resolve(str(model_ref))
+        model_id, session = model.id, store.session(model)
     features = sources[FEATURES].read_all()
     check_shape(features.shape, name=FEATURES, axes="ND")
     kind = str(options["output_kind"])
@@ -92,10 +98,10 @@ def score_features(
         features.shape[1], itemsize=features.dtype.itemsize, target_bytes=chunk_bytes
     )
     predicted = predict_probabilities(
-        store.session(model), features, output=options["output"], output_kind=kind, chunk_rows=rows
+        session, features, output=options["output"], output_kind=kind, chunk_rows=rows
     )
     first = next(iter(predicted))
     derived = {key: value for key, value in sources.items() if key != FEATURES}
     derived[kind] = InferredSource(kind, first, iter(predicted), features.shape[0])
     rest = {key: value for key, value in params.items() if key not in names}
-    return derived, rest, model.id
+    return derived, rest, model_id

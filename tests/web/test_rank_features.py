@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import onnxruntime as ort
 import pytest
 
 from tests.models.builders import linear, small_classifier, softmax_reference
-from tests.web.helpers import assert_problem, assert_ranked, send
+from tests.web.helpers import assert_problem, assert_ranked, npy_bytes, send
 
 BUNDLED = "models/digits-logreg.onnx"
 
@@ -113,3 +115,40 @@ def test_bad_feature_requests_name_the_field(client, arrays, fields, status, fie
     fields = {key: model_id if value == "UPLOADED" else value for key, value in fields.items()}
     response = send(client, "json", arrays, strategy="margin", budget=1, **fields)
     assert_problem(response, status, field)
+
+
+def test_a_multipart_model_part_is_used_once_and_not_stored(client):
+    weights, bias = small_classifier(seed=3)
+    data = linear(weights, bias)
+    features = pool()
+    response = client.post(
+        "/v1/rank",
+        data={
+            "strategy": "margin",
+            "budget": "4",
+            "features": (io.BytesIO(npy_bytes(features)), "features.npy"),
+            "model": (io.BytesIO(data), "model.onnx"),
+        },
+        content_type="multipart/form-data",
+    )
+    body = assert_ranked(response)
+    probs = softmax_reference(features, weights, bias)
+    top_two = np.sort(probs, axis=1)[:, -2:]
+    margin = 1 - (top_two[:, 1] - top_two[:, 0])
+    assert body["indices"] == sorted(range(len(margin)), key=lambda i: (-margin[i], i))[:4]
+    stored = {model["id"] for model in client.get("/v1/models").get_json()["models"]}
+    assert body["model"] not in stored
+
+
+def test_a_bad_multipart_model_part_is_refused_naming_model(client):
+    response = client.post(
+        "/v1/rank",
+        data={
+            "strategy": "margin",
+            "budget": "1",
+            "features": (io.BytesIO(npy_bytes(pool())), "features.npy"),
+            "model": (io.BytesIO(b"not an onnx model"), "model.onnx"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert_problem(response, 422, "model")
