@@ -9,7 +9,7 @@ from bench.results import RESULTS_DIR, Figure
 from bench.tables import count, ms, ratio, table
 from service.ranking.registry import STRATEGIES
 
-# The targets at N = 1e6, C = 10, float32, as multiples of one read pass.
+# The performance targets at N = 1e6, C = 10, float32, as multiples of one read pass.
 TARGET_N, TARGET_C, TARGET_DTYPE = 1_000_000, 10, "float32"
 TARGETS = {"least_confidence": 5.0, "margin": 5.0, "ratio": 5.0, "entropy": 8.0}
 RSS_TARGET_MB = 64
