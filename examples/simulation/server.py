@@ -8,8 +8,6 @@ when the simulation ends.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,12 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from bench.server import HOST, free_port, stop
 from service.client import AlrankClient, AlrankConnectionError, AlrankError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
 READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 30.0
 
 
 def local_url() -> str:
@@ -92,13 +89,6 @@ def started() -> Iterator[str]:
             stop(process)
 
 
-def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 def wait_ready(process: subprocess.Popen[bytes], url: str, log: IO[bytes]) -> None:
     """Poll GET /readyz until it answers; fail with gunicorn's log if it exits first."""
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -114,15 +104,3 @@ def wait_ready(process: subprocess.Popen[bytes], url: str, log: IO[bytes]) -> No
 def _tail(log: IO[bytes], size: int = 3000) -> str:
     log.seek(0)
     return log.read().decode("utf-8", errors="replace")[-size:]
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Ask the gunicorn master to shut down; kill it if it has not within the timeout."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
