@@ -5,6 +5,8 @@ ALRANK_WORKERS, ALRANK_THREADS, ALRANK_TIMEOUT, ...) or on the command line.
 """
 
 import os
+import shutil
+import tempfile
 
 # One thread per worker for the numeric libraries: the workers already use
 # every core, and nested thread pools would only oversubscribe them. These must
@@ -23,13 +25,38 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _shared_directory(variable: str, prefix: str) -> str:
+    """The directory ``variable`` names, else a fresh one (on tmpfs where there
+    is one), exported so every worker finds it."""
+    directory = os.environ.get(variable)
+    if not directory:
+        base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        directory = tempfile.mkdtemp(prefix=prefix, dir=base)
+        _created.append(directory)
+        os.environ[variable] = directory
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+_created: list[str] = []
+
 bind = os.environ.get("ALRANK_BIND", "127.0.0.1:8000")
 # One worker per core: ranking is CPU-bound, so more workers only contend.
 workers = _int("ALRANK_WORKERS", os.cpu_count() or 1)
-# A second thread per worker answers health checks and small requests while
-# the first ranks a large pool (numpy releases the GIL in its loops).
+# Rankings run on at most threads - 1 of each worker's threads (and on at most
+# ALRANK_COMPUTE_SLOTS over all workers), so a thread is always free to answer
+# health checks and /metrics while a large pool is ranked.
 worker_class = "gthread"
-threads = _int("ALRANK_THREADS", 2)
+threads = _int("ALRANK_THREADS", 4)
+os.environ["ALRANK_THREADS"] = str(threads)
+os.environ.setdefault("ALRANK_COMPUTE_SLOTS", str(workers))
+# Lock files of the compute slots, shared by every worker.
+_shared_directory("ALRANK_SLOT_DIR", "alrank-slots-")
+# Prometheus multiprocess mode: each worker writes its metrics to files here
+# and /metrics sums them. Set before any worker imports prometheus_client.
+_metrics_directory = _shared_directory("PROMETHEUS_MULTIPROC_DIR", "alrank-metrics-")
+# The compute deadline (ALRANK_COMPUTE_DEADLINE_SECONDS, 60 s by default) ends
+# a long ranking first; this only catches a worker that stopped answering.
 timeout = _int("ALRANK_TIMEOUT", 120)
 graceful_timeout = _int("ALRANK_GRACEFUL_TIMEOUT", 30)
 keepalive = 5
@@ -42,6 +69,27 @@ preload_app = False
 # Heartbeat files on tmpfs where there is one, so a slow disk cannot stall them.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
-accesslog = "-"
+# The app writes one JSON line per request itself (ALRANK_ACCESS_LOG).
+accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("ALRANK_LOG_LEVEL", "info")
+
+
+def on_starting(server: object) -> None:
+    """Start from empty metrics: files left by an earlier run would add to the totals."""
+    for name in os.listdir(_metrics_directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(_metrics_directory, name))
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A dead worker's live gauges leave the sums; its counters stay in the totals."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    """Remove the directories made for this run."""
+    for directory in _created:
+        shutil.rmtree(directory, ignore_errors=True)

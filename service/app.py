@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from service.config import load_config
-from service.web import meta, models, rank
+from service.web import admission, meta, models, observability, rank
 from service.web.problems import register_error_handlers
 
 
@@ -20,6 +20,9 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         app.config["MAX_JSON_BYTES"], app.config["MAX_NPY_BYTES"]
     )
     register_error_handlers(app)
+    # Request ids, the access log and /metrics; then the compute slots.
+    observability.init_app(app)
+    admission.init_app(app)
     app.register_blueprint(rank.blueprint)
     app.register_blueprint(meta.blueprint)
     # The model store: its directory and settings (ALRANK_MODEL_DIR, ...) are

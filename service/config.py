@@ -2,10 +2,12 @@
 
 Every key below can be set from the environment with the ALRANK_ prefix, e.g.
 ALRANK_MAX_NPY_BYTES=2147483648. Values are parsed as JSON where they parse.
+The model store's settings are in service/web/models.py (MODEL_DEFAULTS).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from flask import Flask
@@ -21,20 +23,72 @@ DEFAULTS: dict[str, int] = {
     # Largest pool (rows) and array (elements) a request may declare.
     "MAX_ROWS": 50_000_000,
     "MAX_ELEMENTS": 1_000_000_000,
+    # Most classes a probability-like input (or a model's output) may have.
+    "MAX_CLASSES": 100_000,
     # Largest budget a request may ask for.
     "MAX_BUDGET": 1_000_000,
     # Input bytes scored per chunk; small enough to stay in cache.
     "CHUNK_BYTES": 512 * 1024,
+    # Rankings and model uploads computing at once, over all workers.
+    "COMPUTE_SLOTS": os.cpu_count() or 1,
+    # Threads per worker (gunicorn.conf.py exports its own value here); one is
+    # kept free of compute for health checks and metrics.
+    "THREADS": 4,
+    # Seconds a client is told to wait (Retry-After) when the service is busy.
+    "RETRY_AFTER_SECONDS": 1,
 }
+
+# Durations in seconds, any positive number (the wait may be 0).
+SECONDS: dict[str, float] = {
+    # Longest a request waits for a free compute slot before 503.
+    "SLOT_WAIT_SECONDS": 5.0,
+    # Longest a ranking or an inference may compute before 504.
+    "COMPUTE_DEADLINE_SECONDS": 60.0,
+}
+
+SWITCHES: dict[str, bool] = {
+    # One JSON line per request on stderr.
+    "ACCESS_LOG": True,
+}
+
+# Optional text settings; None means "not set".
+OPTIONAL = (
+    # Directory of the compute slots' lock files, shared by every worker
+    # (gunicorn.conf.py sets it); unset: slots private to this process.
+    "SLOT_DIR",
+)
 
 
 def load_config(app: Flask, test_config: Mapping[str, object] | None = None) -> None:
-    """Fill ``app.config``: defaults, then ALRANK_* variables, then ``test_config``."""
-    app.config.from_mapping(DEFAULTS)
+    """Fill ``app.config``: defaults, then ALRANK_* variables, then ``test_config``.
+
+    ValueError names the variable when a value is invalid.
+    """
+    app.config.from_mapping({**DEFAULTS, **SECONDS, **SWITCHES})
+    app.config.from_mapping(dict.fromkeys(OPTIONAL))
     app.config.from_prefixed_env("ALRANK")
     if test_config is not None:
         app.config.from_mapping(test_config)
+    _check(app.config)
+
+
+def _check(config: dict[str, object]) -> None:
+    """Each setting of the right kind, seconds turned into floats."""
     for key in DEFAULTS:
-        value = app.config[key]
+        value = config[key]
         if type(value) is not int or value < 1:
             raise ValueError(f"ALRANK_{key} must be a positive integer, got {value!r}")
+    for key in SECONDS:
+        value = config[key]
+        if type(value) not in (int, float) or not 0 <= value < float("inf"):  # type: ignore[operator]
+            raise ValueError(f"ALRANK_{key} must be a number of seconds >= 0, got {value!r}")
+        config[key] = float(value)  # type: ignore[arg-type]
+    if config["COMPUTE_DEADLINE_SECONDS"] == 0:
+        raise ValueError("ALRANK_COMPUTE_DEADLINE_SECONDS must be more than 0")
+    for key in SWITCHES:
+        if type(config[key]) is not bool:
+            raise ValueError(f"ALRANK_{key} must be true or false, got {config[key]!r}")
+    for key in OPTIONAL:
+        value = config[key]
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ValueError(f"ALRANK_{key} must be a non-empty string, got {value!r}")

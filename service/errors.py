@@ -26,6 +26,11 @@ class AlrankError(Exception):
         """Per-field messages, keyed by the request field the error is about."""
         return {self.field: [self.detail]} if self.field else {}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (Retry-After, say)."""
+        return {}
+
 
 class MalformedBody(AlrankError):
     """The body cannot be parsed at all (bad JSON, truncated .npy, bad header)."""
@@ -65,3 +70,27 @@ class NotFound(AlrankError):
     status = 404
     title = "Not Found"
     slug = "not-found"
+
+
+class ServiceBusy(AlrankError):
+    """Every compute slot stayed busy for the whole wait: retry after a pause."""
+
+    status = 503
+    title = "Service Unavailable"
+    slug = "busy"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class DeadlineExceeded(AlrankError):
+    """The work did not finish within the server's compute deadline."""
+
+    status = 504
+    title = "Gateway Timeout"
+    slug = "deadline-exceeded"

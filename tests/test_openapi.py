@@ -41,6 +41,8 @@ from tests.contract import (
 )
 
 RANK = "/v1/rank"
+# The request id the documented error examples carry (instance, request_id).
+EXAMPLE_REQUEST_ID = "3d6f0a1e8c2b4f7e9a510c4b7e2d9f13"
 SMALL_POOL = [[0.5, 0.5], [0.9, 0.1], [0.6, 0.4]]
 
 
@@ -276,7 +278,9 @@ def test_example_fits_its_schema(location: tuple[str, ...], value: object):
 def test_request_example_gets_its_documented_answer(client: FlaskClient, name: str):
     assert name in answer_examples(), f"no response example is named {name}"
     status, body = answer_examples()[name]
-    response = client.post(RANK, json=request_examples()[name])
+    response = client.post(
+        RANK, json=request_examples()[name], headers={"X-Request-ID": EXAMPLE_REQUEST_ID}
+    )
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.get_json() == body
 
@@ -312,7 +316,7 @@ def _crash(_client: FlaskClient) -> TestResponse:
     def crash() -> None:
         raise RuntimeError("unexpected")
 
-    return app.test_client().get("/crash")
+    return app.test_client().get("/crash", headers={"X-Request-ID": EXAMPLE_REQUEST_ID})
 
 
 PROBLEM_REQUESTS = {
@@ -350,6 +354,7 @@ def test_every_problem_example_is_sent():
 def test_problem_example_is_the_real_answer(client: FlaskClient, response: str, name: str):
     content = spec_document()["components"]["responses"][response]["content"]
     example = content["application/problem+json"]["examples"][name]["value"]
+    client.environ_base["HTTP_X_REQUEST_ID"] = EXAMPLE_REQUEST_ID
     answer = PROBLEM_REQUESTS[response, name](client)
     assert answer.status_code == example["status"]
     assert answer.get_json() == example

@@ -35,3 +35,11 @@ def check_pool_rows(pool_size: int, max_rows: int, *, name: str) -> None:
         raise PayloadTooLarge(
             f"{pool_size} pool rows declared, the limit is {max_rows}", field=name
         )
+
+
+def check_classes(n_classes: int, max_classes: int, *, name: str) -> None:
+    """Raise PayloadTooLarge when an input has more than ``max_classes`` classes."""
+    if n_classes > max_classes:
+        raise PayloadTooLarge(
+            f"{n_classes} classes declared, the limit is {max_classes}", field=name
+        )

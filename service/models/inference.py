@@ -11,6 +11,7 @@ failure is an InvalidInput naming what was expected and what came.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -18,6 +19,8 @@ from typing import Literal
 import numpy as np
 import onnxruntime as ort
 
+from service import metrics
+from service.deadline import check_deadline
 from service.errors import InvalidInput
 from service.models.sessions import ORT_ERRORS, ort_message
 from service.models.signature import TENSOR_DTYPES, ZIPMAP_TYPES
@@ -175,14 +178,21 @@ def _chunks(
     target: ModelOutput,
     rows: int,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    for start in range(0, features.shape[0], rows):
-        chunk = cast_features(features[start : start + rows], spec.dtype, row_offset=start)
-        count = chunk.shape[0]
-        if spec.batch is not None and count < spec.batch:
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], spec.batch - count, axis=0)])
-        values = _run(session, {spec.name: chunk}, target, start, count)[:count]
-        check_scores(values, target, rows=count, row_offset=start)
-        yield start, values
+    spent = 0.0
+    try:
+        for start in range(0, features.shape[0], rows):
+            check_deadline()
+            chunk = cast_features(features[start : start + rows], spec.dtype, row_offset=start)
+            count = chunk.shape[0]
+            if spec.batch is not None and count < spec.batch:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], spec.batch - count, axis=0)])
+            began = time.perf_counter()
+            values = _run(session, {spec.name: chunk}, target, start, count)[:count]
+            spent += time.perf_counter() - began
+            check_scores(values, target, rows=count, row_offset=start)
+            yield start, values
+    finally:
+        metrics.INFERENCE_SECONDS.observe(spent)
 
 
 def cast_features(chunk: np.ndarray, dtype: np.dtype, *, row_offset: int) -> np.ndarray:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 import onnxruntime as ort
 
+from service import metrics
+
 # Where onnxruntime looks for external data of a model loaded from bytes.
 EXTERNAL_INITIALIZERS_FOLDER = "session.model_external_initializers_file_folder_path"
 # Parse the bytes as ONNX protobuf, never as the flatbuffer ORT format.
@@ -86,12 +88,13 @@ def session_options(
 
 def create_session(data: bytes, *, log_level: int = ERROR_LOG_LEVEL) -> ort.InferenceSession:
     """A CPU session for the model ``data`` (the bytes of an .onnx file)."""
-    return ort.InferenceSession(
-        data,
-        session_options(log_level=log_level),
-        providers=["CPUExecutionProvider"],
-        disabled_optimizers=list(DISABLED_OPTIMIZERS),
-    )
+    with metrics.MODEL_LOAD_SECONDS.time():
+        return ort.InferenceSession(
+            data,
+            session_options(log_level=log_level),
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=list(DISABLED_OPTIMIZERS),
+        )
 
 
 def ort_message(error: BaseException) -> str:

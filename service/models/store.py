@@ -22,9 +22,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import onnxruntime as ort
 
+from service import metrics
 from service.errors import NotFound, PayloadTooLarge
 from service.models.bundled import BundledModels
 from service.models.errors import Forbidden, ModelRejected
@@ -74,7 +76,7 @@ class ModelStore:
             return existing, False
         temporary = self._write_temporary(data, suffix=".onnx")
         try:
-            signature = validate_model_file(temporary, self.limits)
+            signature = _timed_validation(temporary, self.limits)
             with self._locked():
                 existing = self._committed(new_id)
                 if existing is not None:
@@ -104,7 +106,7 @@ class ModelStore:
         self._check_size(data, field="model")
         temporary = self._write_temporary(data, suffix=".onnx")
         try:
-            validate_model_file(temporary, self.limits)
+            _timed_validation(temporary, self.limits)
         except ModelRejected as error:
             raise ModelRejected(error.detail, field="model") from None
         finally:
@@ -249,3 +251,9 @@ def _unknown(model_ref: str, bundled: BundledModels) -> str:
         f"no model {shown!r}: name a model by its id (sha256:<64 hex digits>) or by the "
         f"name of a bundled model ({names})"
     )
+
+
+def _timed_validation(path: Path, limits: ValidationLimits) -> dict[str, Any]:
+    """validate_model_file, its duration observed in alrank_model_validation_seconds."""
+    with metrics.MODEL_VALIDATION_SECONDS.time():
+        return validate_model_file(path, limits)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from service import metrics
 from service.models.errors import ModelRejected
 from service.models.inspection import check_model_bytes
 from service.models.sessions import FATAL_LOG_LEVEL, ORT_ERRORS, create_session, ort_message
@@ -78,6 +79,8 @@ def validate_model_file(path: Path, limits: ValidationLimits) -> dict[str, Any]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            # The child's own metrics must not mix with the workers'.
+            env={k: v for k, v in os.environ.items() if k != metrics.MULTIPROCESS_VARIABLE},
             timeout=limits.seconds,
             check=False,
         )

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import sparse
 
+from service.deadline import check_deadline
 from service.ranking.chunks import chunk_slices
 
 # Entries of one block of a distance matrix: 4 MiB of float32, 8 MiB of float64,
@@ -76,6 +77,7 @@ def nearest_sq_distances(
     owners = np.zeros(points.shape[0], dtype=np.int64)
     width = max(1, BLOCK_ELEMENTS // CHUNK_ROWS)
     for rows in chunk_slices(points.shape[0], CHUNK_ROWS):
+        check_deadline()
         for cols in chunk_slices(others.shape[0], width):
             block = points[rows] @ others[cols].T  # (rows, cols)
             block *= -2
@@ -210,6 +212,7 @@ def d2_seeding(
     seed_gaps = np.empty(k, dtype=gaps.dtype)
     seeds[0], seed_gaps[0] = first, np.inf
     for j in range(1, k):
+        check_deadline()
         pick = draw_proportional(gaps, available, rng)
         seeds[j], seed_gaps[j] = pick, gaps[pick]
         available[pick] = False
@@ -248,6 +251,7 @@ def kmeans(
     centers = points[seeds]
     labels = nearest(points, centers)
     for _ in range(iterations):
+        check_deadline()
         _move_to_means(centers, points, labels)
         moved = nearest(points, centers)
         if np.array_equal(moved, labels):

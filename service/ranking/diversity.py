@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from service.deadline import check_deadline
 from service.ranking import uncertainty
 from service.ranking.clustering import (
     NearestCenters,
@@ -77,6 +78,7 @@ def coreset(
     gaps[indices[:start]] = -np.inf
     centers = NearestCenters(points, norms, gaps, owners, known, capacity=budget)
     for k in range(start, budget):
+        check_deadline()
         pick = int(np.argmax(gaps))
         indices[k], gaps_at_pick[k] = pick, gaps[pick]
         gaps[pick] = -np.inf

@@ -23,6 +23,7 @@ from service.models.ids import check_label
 from service.models.sessions import SessionCache
 from service.models.store import ModelStore
 from service.models.validation import ValidationLimits
+from service.web import admission, observability
 from service.web.encoding import json_response
 from service.web.problems import problem_response
 
@@ -166,7 +167,9 @@ def upload() -> Response:
             f"expected {MODEL_MEDIA_TYPE} (the raw bytes of an .onnx file), got {got}"
         )
     name = check_label(request.args.get("name"))
-    model, created = store().add(request.get_data(cache=False), name=name)
+    with admission.computing():
+        model, created = store().add(request.get_data(cache=False), name=name)
+    observability.note(model=model.id)
     response = json_response(model.describe(), 201 if created else 200)
     response.headers["Location"] = url_for(".describe", model=model.id)
     return response

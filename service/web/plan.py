@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.decoding.limits import check_pool_rows
+from service.decoding.limits import check_classes, check_pool_rows
 from service.decoding.sources import PoolSource, ReorderedSource
 from service.errors import InvalidInput
 from service.models.store import ModelStore
@@ -44,7 +44,13 @@ class RankJob:
 
 
 def build_job(
-    body: RankBody, *, max_budget: int, max_rows: int, store: ModelStore, inference_bytes: int
+    body: RankBody,
+    *,
+    max_budget: int,
+    max_rows: int,
+    max_classes: int,
+    store: ModelStore,
+    inference_bytes: int,
 ) -> RankJob:
     """The job of a request; InvalidInput names what is wrong."""
     fields = body.fields
@@ -64,6 +70,7 @@ def build_job(
     if source is not None and kind is not None:
         source = _reorder(source, kind.sent_axes(params), kind.axes)
         check_shape(source.shape, name=source.name, axes=kind.axes)
+        check_classes(source.shape[-1], max_classes, name=source.name)
     arrays = _array_sources(sources, strategy)
     pool_size = _pool_size(source, arrays)
     check_pool_rows(pool_size, max_rows, name=source.name if source else "embeddings")

@@ -1,23 +1,27 @@
 """Every error answered as application/problem+json (RFC 9457).
 
-Body: ``type``, ``title``, ``status``, ``detail`` and, where fields were
-wrong, ``errors``: a map from field name (dotted for nested fields, e.g.
-``params.temperature``) to a list of messages.
+Body: ``type``, ``title``, ``status``, ``detail``, ``instance`` (this
+request, ``urn:alrank:request:<X-Request-ID>``), ``request_id`` and, where
+fields were wrong, ``errors``: a map from field name (dotted for nested
+fields, e.g. ``params.temperature``) to a list of messages.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, has_request_context, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service.errors import AlrankError, PayloadTooLarge
 from service.web.encoding import json_response
+from service.web.observability import note_rejection, request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:alrank:problem:"
+INSTANCE_PREFIX = "urn:alrank:request:"
 
 
 def problem_response(
@@ -36,11 +40,21 @@ def problem_response(
         "status": status,
         "detail": detail,
     }
+    if has_request_context():
+        note_rejection(slug or _reason(title))
+        if request_id():
+            body["instance"] = INSTANCE_PREFIX + request_id()
+            body["request_id"] = request_id()
     if errors:
         body["errors"] = dict(errors)
     response = json_response(body, status, mimetype=PROBLEM_MEDIA_TYPE)
     response.headers.update(headers or {})
     return response
+
+
+def _reason(title: str) -> str:
+    """A metric label for a problem without a type of its own: "Not Found" -> not-found."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
 def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]:
@@ -68,7 +82,14 @@ def _summary(errors: Mapping[str, list[str]]) -> str:
 
 def _from_alrank_error(error: AlrankError) -> Response:
     detail = f"{error.field}: {error.detail}" if error.field else error.detail
-    return problem_response(error.status, error.title, detail, slug=error.slug, errors=error.fields)
+    return problem_response(
+        error.status,
+        error.title,
+        detail,
+        slug=error.slug,
+        errors=error.fields,
+        headers=error.headers,
+    )
 
 
 def _from_validation_error(error: ValidationError) -> Response:

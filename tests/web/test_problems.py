@@ -56,11 +56,14 @@ def test_http_error_renders_as_problem(raising_client, code, error_class):
     response = raising_client.get(f"/raise/{code}")
     assert response.status_code == code
     assert response.mimetype == PROBLEM_MEDIA_TYPE
+    request_id = response.headers["X-Request-ID"]
     assert response.get_json() == {
         "type": "about:blank",
         "title": HTTP_STATUS_CODES[code],
         "status": code,
         "detail": error_class.description,
+        "instance": f"urn:alrank:request:{request_id}",
+        "request_id": request_id,
     }
 
 

@@ -1,0 +1,50 @@
+"""A per-request compute deadline that long loops check between steps.
+
+The web layer opens ``within(seconds)`` around a request's work; loops over
+chunks, picks or iterations call ``check_deadline()`` between steps, which
+raises DeadlineExceeded once the deadline has passed. Outside ``within``
+there is no deadline, so the numpy core runs unchanged in a notebook or a
+test. The deadline lives in a context variable: each request thread has its
+own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
+from service.errors import DeadlineExceeded
+
+_deadline: ContextVar[tuple[float, float] | None] = ContextVar("alrank_deadline", default=None)
+
+Item = TypeVar("Item")
+
+
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """Run the body under a deadline ``seconds`` from now (monotonic clock)."""
+    token = _deadline.set((time.monotonic() + seconds, seconds))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def check_deadline() -> None:
+    """Raise DeadlineExceeded when the current deadline has passed."""
+    current = _deadline.get()
+    if current is not None and time.monotonic() > current[0]:
+        raise DeadlineExceeded(
+            f"the work did not finish within the compute deadline of {current[1]:g} s; "
+            "send a smaller pool or budget, or a cheaper strategy"
+        )
+
+
+def checked(items: Iterable[Item]) -> Iterator[Item]:
+    """``items``, checking the deadline before each one."""
+    for item in items:
+        check_deadline()
+        yield item

@@ -1,0 +1,99 @@
+"""The service's Prometheus metrics, every name prefixed ``alrank_``.
+
+Under gunicorn, gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before any
+worker imports this module, so every worker writes its values to files there
+and ``exposition()`` sums them over all workers, live and dead. Without that
+variable (a test, a notebook) the values live in this process.
+
+Latencies are in seconds; pool sizes in rows.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prometheus_multiprocess
+
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# Request latency, from a health check (~1 ms) to a ranking at the deadline.
+LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0,
+)  # fmt: skip
+# Pool sizes, one bucket per power of ten up to the row limit's order.
+ROW_BUCKETS = tuple(float(10**power) for power in range(1, 9))
+
+REQUESTS = Counter(
+    "alrank_http_requests",
+    "HTTP requests answered, by route template, method and status code.",
+    ("route", "method", "status"),
+)
+REQUEST_SECONDS = Histogram(
+    "alrank_http_request_duration_seconds",
+    "Time from a request's arrival in the app to its answer, by route template and method.",
+    ("route", "method"),
+    buckets=LATENCY_BUCKETS,
+)
+POOL_ROWS = Histogram(
+    "alrank_pool_rows",
+    "Pool items per ranking, by strategy.",
+    ("strategy",),
+    buckets=ROW_BUCKETS,
+)
+REJECTIONS = Counter(
+    "alrank_rejections",
+    "Requests answered with an error, by problem type (invalid-input, busy, ...).",
+    ("reason",),
+)
+RANKINGS_IN_PROGRESS = Gauge(
+    "alrank_rankings_in_progress",
+    "Rankings holding a compute slot right now, over all workers.",
+    multiprocess_mode="livesum",
+)
+MODEL_LOAD_SECONDS = Histogram(
+    "alrank_model_load_seconds",
+    "Time to create an ONNX Runtime session for a model in a worker.",
+    buckets=LATENCY_BUCKETS,
+)
+MODEL_VALIDATION_SECONDS = Histogram(
+    "alrank_model_validation_seconds",
+    "Time to check an uploaded model in its isolated child process.",
+    buckets=LATENCY_BUCKETS,
+)
+INFERENCE_SECONDS = Histogram(
+    "alrank_inference_seconds",
+    "Time a model spends scoring the features of one request.",
+    buckets=LATENCY_BUCKETS,
+)
+
+
+def multiprocess_directory() -> str | None:
+    """The directory the workers share their values through, if any."""
+    return os.environ.get(MULTIPROCESS_VARIABLE) or None
+
+
+def exposition() -> bytes:
+    """Every metric in the Prometheus text format, summed over workers when several run."""
+    directory = multiprocess_directory()
+    if directory is None:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    prometheus_multiprocess.MultiProcessCollector(registry, path=directory)
+    return generate_latest(registry)
+
+
+def mark_worker_dead(pid: int) -> None:
+    """Drop a dead worker's live gauges (its counters stay in the totals)."""
+    if multiprocess_directory() is not None:
+        prometheus_multiprocess.mark_process_dead(pid)
