@@ -82,3 +82,46 @@ def test_a_bad_environment_limit_fails_at_startup(monkeypatch, text):
 def test_a_bad_test_config_limit_fails_at_startup(value):
     with pytest.raises(ValueError, match="MAX_BUDGET must be a positive integer"):
         create_app({"MAX_BUDGET": value})
+
+
+def test_more_classes_than_the_limit_is_413(monkeypatch):
+    monkeypatch.setenv("ALRANK_MAX_CLASSES", "3")
+    app = create_app()
+    client = app.test_client()
+    wide = dirichlet_pool(4, 4, seed=1).tolist()
+    response = client.post(RANK, json={"strategy": "margin", "budget": 1, "probabilities": wide})
+    assert_problem(response, 413, "probabilities", says=("4 classes", "limit is 3"))
+    narrow = dirichlet_pool(4, 3, seed=1).tolist()
+    response = client.post(RANK, json={"strategy": "margin", "budget": 1, "probabilities": narrow})
+    assert_ranked(response)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("SLOT_WAIT_SECONDS", "-1"),
+        ("SLOT_WAIT_SECONDS", "soon"),
+        ("SLOT_WAIT_SECONDS", "true"),
+        ("COMPUTE_DEADLINE_SECONDS", "0"),
+        ("COMPUTE_DEADLINE_SECONDS", "Infinity"),
+    ],
+)
+def test_a_bad_duration_fails_at_startup(monkeypatch, name, text):
+    monkeypatch.setenv(f"ALRANK_{name}", text)
+    with pytest.raises(ValueError, match=f"ALRANK_{name} must be"):
+        create_app()
+
+
+def test_durations_may_be_fractions(monkeypatch):
+    monkeypatch.setenv("ALRANK_SLOT_WAIT_SECONDS", "0.25")
+    monkeypatch.setenv("ALRANK_COMPUTE_DEADLINE_SECONDS", "90")
+    app = create_app()
+    assert app.config["SLOT_WAIT_SECONDS"] == 0.25
+    assert app.config["COMPUTE_DEADLINE_SECONDS"] == 90.0
+
+
+@pytest.mark.parametrize("text", ["1", "yes", '"false"'])
+def test_a_bad_switch_fails_at_startup(monkeypatch, text):
+    monkeypatch.setenv("ALRANK_ACCESS_LOG", text)
+    with pytest.raises(ValueError, match="ALRANK_ACCESS_LOG must be true or false"):
+        create_app()
