@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from service.config import load_config
-from service.web import admission, meta, models, observability, rank
+from service.web import admission, docs, meta, models, observability, rank
 from service.web.problems import register_error_handlers
 
 
@@ -25,6 +25,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     admission.init_app(app)
     app.register_blueprint(rank.blueprint)
     app.register_blueprint(meta.blueprint)
+    app.register_blueprint(docs.blueprint)
     # The model store: its directory and settings (ALRANK_MODEL_DIR, ...) are
     # read here; ONNX sessions are created lazily, in each worker, after the fork.
     models.init_app(app)

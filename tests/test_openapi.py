@@ -87,7 +87,7 @@ def app_routes(app: Flask) -> dict[str, set[str]]:
     """
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if rule.endpoint in ("static", "docs.asset"):
             continue
         path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule.rule)
         methods = {method.lower() for method in rule.methods or ()} - {"head", "options"}
