@@ -1,4 +1,4 @@
-"""The README documents every registered strategy with its formula."""
+"""The README documents every registered strategy with its formula, and every setting."""
 
 from __future__ import annotations
 
@@ -34,3 +34,18 @@ def test_strategy_row_matches_the_registry(name):
 
 def test_every_table_row_is_a_registered_strategy():
     assert set(readme_table_rows()) <= set(STRATEGIES)
+
+
+def _settings() -> list[str]:
+    from service.config import DEFAULTS, OPTIONAL, SECONDS, SWITCHES
+    from service.web.models import MODEL_DEFAULTS, MODEL_OPTIONAL
+
+    names = [*DEFAULTS, *SECONDS, *SWITCHES, *OPTIONAL, *MODEL_DEFAULTS, *MODEL_OPTIONAL]
+    return sorted(set(names))
+
+
+@pytest.mark.parametrize("name", _settings())
+def test_every_setting_is_in_the_configuration_tables(name):
+    configuration = README[README.index("## Configuration") : README.index("## Layout")]
+    assert f"| `ALRANK_{name}` |" in configuration
+
