@@ -49,3 +49,21 @@ def test_every_setting_is_in_the_configuration_tables(name):
     configuration = README[README.index("## Configuration") : README.index("## Layout")]
     assert f"| `ALRANK_{name}` |" in configuration
 
+
+
+def _metric_names() -> list[str]:
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from service import metrics
+
+    names = []
+    for value in vars(metrics).values():
+        if isinstance(value, MetricWrapperBase):
+            suffix = "_total" if value._type == "counter" else ""
+            names.append(value._name + suffix)
+    return sorted(names)
+
+
+@pytest.mark.parametrize("name", _metric_names())
+def test_every_metric_is_in_the_metrics_table(name):
+    assert f"| `{name}` |" in README
