@@ -11,6 +11,9 @@ import tempfile
 # One thread per worker for the numeric libraries: the workers already use
 # every core, and nested thread pools would only oversubscribe them. These must
 # be set before numpy loads, which happens in each worker after the fork.
+# onnxruntime otherwise writes under $HOME and tries to send usage events.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 for variable in (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -69,6 +72,9 @@ preload_app = False
 # Heartbeat files on tmpfs where there is one, so a slow disk cannot stall them.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
+# No control socket (gunicornc): it would live under $HOME, which may be
+# read-only, and servers of one user would share its path.
+control_socket_disable = True
 # The app writes one JSON line per request itself (ALRANK_ACCESS_LOG).
 accesslog = None
 errorlog = "-"

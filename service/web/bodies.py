@@ -7,6 +7,7 @@ multipart/form-data: .npy parts named by role; fields are form fields.
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,12 +25,14 @@ from service.decoding.jsonarrays import (
 from service.decoding.limits import ArrayLimits
 from service.decoding.npy import NpyReader
 from service.decoding.sources import ArraySource, PoolSource
-from service.errors import InvalidInput, MalformedBody, UnsupportedMediaType
+from service.errors import InvalidInput, MalformedBody, ServiceBusy, UnsupportedMediaType
 from service.web.schemas import ARRAY_FIELDS, RankJsonSchema, RankQuerySchema, split_query
 
 NPY_MEDIA_TYPE = "application/x-npy"
 # A multipart part of this name holds an .onnx model used for this request only.
 INLINE_MODEL_PART = "model"
+# Temporary space frees as other requests end: worth a retry soon.
+MULTIPART_RETRY_AFTER_S = 5
 ACCEPTED_MEDIA_TYPES = ("application/json", NPY_MEDIA_TYPE, "multipart/form-data")
 
 
@@ -110,7 +113,18 @@ def _read_npy(request: Request, limits: ArrayLimits) -> RankBody:
 
 
 def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
-    text_fields = dict(request.args) | dict(request.form)
+    try:
+        # Parts over 500 KiB are spooled to TMPDIR while the form is parsed.
+        text_fields = dict(request.args) | dict(request.form)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise ServiceBusy(
+            "no room left in the temporary directory to hold the multipart parts; "
+            "retry later, or send the pool as an application/x-npy body, which is "
+            f"streamed (retry after {MULTIPART_RETRY_AFTER_S} s)",
+            retry_after=MULTIPART_RETRY_AFTER_S,
+        ) from None
     unknown = sorted(set(request.files) - {*ARRAY_FIELDS, INLINE_MODEL_PART})
     if unknown:
         raise InvalidInput(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 
 import numpy as np
 import pytest
+from flask import Request
 
 from tests.web.helpers import (
     RANK,
     REQUEST_VARIANTS,
     SMALL_POOL,
+    assert_problem,
     assert_ranked,
     dirichlet_pool,
     npy_bytes,
@@ -75,3 +79,33 @@ def test_unseeded_random_returns_the_seed_that_reproduces_it(client):
     for kind in ("multipart", "json", "npy"):
         replay = assert_ranked(send(client, kind, arrays, **fields, seed=drawn["seed"]))
         assert replay == drawn, kind
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_no_room_to_spool_parts_is_503_not_500(client, monkeypatch, code):
+    def full_disk(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(Request, "_get_file_stream", full_disk)
+    pool = dirichlet_pool(10, 3, seed=4)
+    response = client.post(
+        RANK,
+        data={"strategy": "margin", "budget": "2", "probabilities": npy_part(pool)},
+        content_type="multipart/form-data",
+    )
+    assert_problem(response, 503, None, says=("temporary directory", "application/x-npy"))
+    assert response.headers["Retry-After"].isdigit()
+
+
+def test_another_spooling_failure_stays_a_server_error(client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "input/output error")
+
+    monkeypatch.setattr(Request, "_get_file_stream", broken)
+    response = client.post(
+        RANK,
+        data={"strategy": "margin", "budget": "2", "probabilities": npy_part(dirichlet_pool(4, 3))},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 500
+    assert "input/output" not in response.get_data(as_text=True)
