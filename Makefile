@@ -41,6 +41,13 @@ bench: $(VENV)/.installed-bench  ## measure every benchmark figure, write bench/
 	$(BIN)/python -m bench peers
 	$(BIN)/python -m bench report
 
+.PHONY: load faults
+load: $(VENV)/.installed-test  ## 60 s of concurrent load on a 2-worker gunicorn: zero 5xx, steady memory
+	$(BIN)/python -m bench.load $(ARGS)
+
+faults: $(VENV)/.installed-test  ## kill -9 a worker under load, then SIGTERM mid-ranking: recovery and drain
+	$(BIN)/python -m bench.faults $(ARGS)
+
 .PHONY: simulate
 simulate: $(VENV)/.installed-examples  ## active learning through the API on scikit-learn's datasets; writes examples/results/
 	$(BIN)/python -m examples.simulation $(ARGS)

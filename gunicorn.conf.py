@@ -48,9 +48,11 @@ bind = os.environ.get("ALRANK_BIND", "127.0.0.1:8000")
 workers = _int("ALRANK_WORKERS", os.cpu_count() or 1)
 # Rankings run on at most threads - 1 of each worker's threads (and on at most
 # ALRANK_COMPUTE_SLOTS over all workers), so a thread is always free to answer
-# health checks and /metrics while a large pool is ranked.
+# health checks and /metrics while a large pool is ranked. The kernel does not
+# spread connections evenly over the workers, so each admits several rankings
+# (waiting for a slot) before it refuses one.
 worker_class = "gthread"
-threads = _int("ALRANK_THREADS", 4)
+threads = _int("ALRANK_THREADS", 8)
 os.environ["ALRANK_THREADS"] = str(threads)
 os.environ.setdefault("ALRANK_COMPUTE_SLOTS", str(workers))
 # Lock files of the compute slots, shared by every worker.
@@ -99,3 +101,20 @@ def on_exit(server: object) -> None:
     """Remove the directories made for this run."""
     for directory in _created:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def post_worker_init(worker: object) -> None:
+    """A stopping worker closes its copy of the listening socket as it stops
+    accepting, so new connections are refused while it finishes its requests
+    instead of waiting in the kernel's queue for a worker that will not come."""
+    stop_accepting = getattr(worker, "set_accept_enabled", None)
+    if stop_accepting is None:  # a worker class without the method
+        return
+
+    def set_accept_enabled(enabled: bool) -> None:
+        stop_accepting(enabled)
+        if not enabled and not worker.alive:  # type: ignore[attr-defined]
+            for listener in worker.sockets:  # type: ignore[attr-defined]
+                listener.close()
+
+    worker.set_accept_enabled = set_accept_enabled  # type: ignore[attr-defined]

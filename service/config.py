@@ -33,7 +33,7 @@ DEFAULTS: dict[str, int] = {
     "COMPUTE_SLOTS": os.cpu_count() or 1,
     # Threads per worker (gunicorn.conf.py exports its own value here); one is
     # kept free of compute for health checks and metrics.
-    "THREADS": 4,
+    "THREADS": 8,
     # Seconds a client is told to wait (Retry-After) when the service is busy.
     "RETRY_AFTER_SECONDS": 1,
 }
