@@ -30,7 +30,9 @@ def parse_with_arrays(
     """
     try:
         document = simdjson.Parser().parse(body)
-    except ValueError:
+    # RuntimeError: numbers beyond 64 bits (BIGINT_ERROR); the exact parser
+    # then names the field they are in.
+    except (ValueError, RuntimeError):
         return None
     if not isinstance(document, simdjson.Object):
         return None

@@ -125,6 +125,13 @@ def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
             f"streamed (retry after {MULTIPART_RETRY_AFTER_S} s)",
             retry_after=MULTIPART_RETRY_AFTER_S,
         ) from None
+    as_text = sorted(set(request.form) & set(ARRAY_FIELDS))
+    if as_text:
+        raise InvalidInput(
+            f"{as_text[0]} arrived as a text field: send it as a file part with a filename "
+            f"(curl -F {as_text[0]}=@{as_text[0]}.npy)",
+            field=as_text[0],
+        )
     unknown = sorted(set(request.files) - {*ARRAY_FIELDS, INLINE_MODEL_PART})
     if unknown:
         raise InvalidInput(

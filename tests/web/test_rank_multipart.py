@@ -109,3 +109,14 @@ def test_another_spooling_failure_stays_a_server_error(client, monkeypatch):
     )
     assert response.status_code == 500
     assert "input/output" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["probabilities", "embeddings"])
+def test_an_array_sent_as_a_text_field_is_422_naming_it(client, role):
+    pool = dirichlet_pool(4, 3, seed=2)
+    response = client.post(
+        RANK,
+        data={"strategy": "margin", "budget": "1", role: npy_bytes(pool).decode("latin-1")},
+        content_type="multipart/form-data",
+    )
+    assert_problem(response, 422, role, says=("file part", f"-F {role}=@"))

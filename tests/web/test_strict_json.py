@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.web.helpers import RANK, assert_problem, npy_bytes
@@ -59,3 +61,26 @@ def test_an_unparseable_multipart_body_is_a_400(client, body):
         content_type="multipart/form-data; boundary=xyz",
     )
     assert_problem(response, 400, "body", says=("multipart",))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("seed", -(2**63) - 1),
+        ("seed", 10**20),
+        ("seed", 10**40),
+        ("budget", 10**30),
+        ("exclude", [10**20]),
+    ],
+)
+def test_integers_beyond_64_bits_are_422_naming_the_field(client, field, value):
+    body = {"strategy": "margin", "budget": 1, "probabilities": [[0.5, 0.5], [0.9, 0.1]]}
+    body[field] = value
+    response = client.post(RANK, data=json.dumps(body), content_type="application/json")
+    assert_problem(response, 422, field)
+
+
+def test_a_huge_integer_probability_is_422(client):
+    body = '{"strategy": "margin", "budget": 1, "probabilities": [[100000000000000000000, 0]]}'
+    response = client.post(RANK, data=body, content_type="application/json")
+    assert_problem(response, 422, "probabilities")
