@@ -12,13 +12,12 @@ import importlib.util
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 import pytest
-from werkzeug.serving import make_server
 
 from service.app import create_app
 from service.client import (
@@ -32,22 +31,8 @@ from service.client import (
     rank_fields,
     rank_request,
 )
+from tests.servers import serve
 from tests.web.helpers import REQUEST_VARIANTS, assert_ranked, dirichlet_pool, npy_bytes, send
-
-WSGIApp = Callable[..., Any]
-
-
-def serve(app: WSGIApp) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port in a background thread; yield its URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,16 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from flask import Flask, Response, request
-from werkzeug.serving import make_server
 
 from service.app import create_app
 from service.web import docs
+from tests.servers import serve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -60,15 +59,7 @@ def served() -> list[tuple[str, int]]:
 
 @pytest.fixture(scope="module")
 def base_url(served: list[tuple[str, int]]) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, docs_app(served), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    yield from serve(docs_app(served))
 
 
 @pytest.fixture(scope="module")
