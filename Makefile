@@ -33,6 +33,9 @@ test: $(VENV)/.installed-test  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
 .PHONY: bench
+# One BLAS thread, as gunicorn.conf.py sets for the service.
+bench: export OPENBLAS_NUM_THREADS := 1
+bench: export OMP_NUM_THREADS := 1
 bench: $(VENV)/.installed-bench  ## measure every benchmark figure, write bench/results/
 	$(BIN)/python -m bench core
 	$(BIN)/python -m bench samples

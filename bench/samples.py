@@ -2,7 +2,8 @@
 
 Same measurements as the core figure, on one samples array: the scoring
 function alone over chunks, the full service path with the samples input
-(every pass's row checked), one read pass and one copy.
+(every pass's row checked), the input preparation alone, one read pass and
+one copy.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from bench import pools
+from bench.core import timed_calls
 from bench.floor import FLOOR_BUDGET, Floor, floor_from, measure_floor, timing_fields
 from bench.results import Figure, new_figure, progress
-from bench.service_path import CHECKS, in_process_calls, pointwise_strategies
+from bench.service_path import CHECKS, pointwise_strategies
 from bench.timing import DEFAULT_BUDGET, Budget, best_times
 
 N, T, C = 100_000, 20, 10
@@ -28,7 +30,7 @@ def run(
     array = pools.samples(*shape, np.float32)
     floor = measure_floor(array, floor_budget)
     names = [strategy.name for strategy in pointwise_strategies("samples", form="samples")]
-    times = best_times(in_process_calls(array, "samples", names), budget)
+    times = best_times(timed_calls(array, "samples", names), budget)
     floor = floor.best(floor_from(times))
     for name in names:
         scoring_s, full_s = times[f"scoring {name}"], times[f"full {name}"]

@@ -2,6 +2,10 @@
 
 The fast path costs a few reductions per chunk; only when it fails does the
 slow path look for the first offending row to say exactly what is wrong.
+The ``*_columns`` checks take a chunk laid out by columns (see rowops): the
+class columns (c, m) of rows (m, c), or the pass columns (t, c, n) of
+samples (n, t, c). Their fast path reads the columns; the slow path, which
+names the first bad row, reads rows.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.errors import InvalidInput
-from service.ranking.rowops import row_sum
+from service.ranking.rowops import columns, ordered_sum, pass_columns, pass_rows, row_sum
 
 # Rows of a probability matrix must sum to 1 within this absolute tolerance.
 # It admits float32 rounding over thousands of classes and probabilities
@@ -71,11 +75,59 @@ def check_probabilities(
     """Check (m, c) rows are finite, in [0, 1] and sum to 1 within ``atol``."""
     # Entries >= 0 in a row summing to at most 1 + atol are each at most
     # 1 + atol, so no pass for the maximum; NaN fails the first test and
-    # +Inf the second. A BLAS product sums fastest; its rounding, which
+    # +Inf the second. A BLAS product sums rows fastest; its rounding, which
     # varies with the row count, is far below the tolerance.
-    sums = probs @ np.ones(probs.shape[1], dtype=probs.dtype)
+    with np.errstate(over="ignore"):  # a sum past the float's range fails below
+        sums = probs @ np.ones(probs.shape[1], dtype=probs.dtype)
     if probs.min() >= 0 and np.abs(sums - 1).max() <= atol:
         return
+    _reject_probability_rows(probs, name=name, row_offset=row_offset, passes=passes, atol=atol)
+
+
+def check_probability_columns(
+    cols: np.ndarray,
+    rows: np.ndarray,
+    *,
+    name: str,
+    row_offset: int = 0,
+    atol: float = PROBABILITY_ATOL,
+) -> None:
+    """check_probabilities on a chunk given as class columns ``cols`` (c, m) and as
+    the rows ``rows`` (m, c) they hold."""
+    if not _probability_columns_pass(cols, class_axis=0, atol=atol):
+        _reject_probability_rows(rows, name=name, row_offset=row_offset, passes=1, atol=atol)
+
+
+def check_pass_columns(
+    cols: np.ndarray, *, name: str, row_offset: int = 0, atol: float = PROBABILITY_ATOL
+) -> None:
+    """check_probabilities on every pass of samples given as pass columns (t, c, n)
+    (see rowops.pass_columns)."""
+    if not _probability_columns_pass(cols, class_axis=1, atol=atol):
+        rows = pass_rows(cols)
+        passes = cols.shape[0]
+        _reject_probability_rows(rows, name=name, row_offset=row_offset, passes=passes, atol=atol)
+
+
+def _probability_columns_pass(cols: np.ndarray, *, class_axis: int, atol: float) -> bool:
+    """Whether every entry of ``cols`` is >= 0 and every sum over ``class_axis`` is 1
+    within ``atol``: check_probabilities' fast path on columns."""
+    # The minimum is NaN if any entry is, and below 0 if any is negative or
+    # -Inf; +Inf makes its row's sum +Inf. Entries >= 0 in a row summing to
+    # at most 1 + atol are each at most 1 + atol, so no pass for the maximum.
+    if not cols.min() >= 0:
+        return False
+    with np.errstate(over="ignore"):  # a sum past the float's range fails below
+        sums = ordered_sum(cols, axis=class_axis)
+    # In Python floats, s - 1 is exact wherever it could pass (Sterbenz).
+    return -atol <= float(sums.min()) - 1 and float(sums.max()) - 1 <= atol
+
+
+def _reject_probability_rows(
+    probs: np.ndarray, *, name: str, row_offset: int, passes: int, atol: float
+) -> None:
+    """Raise InvalidInput naming the first of the rows ``probs`` (m, c) that is not
+    finite, in [0, 1] and summing to 1 within ``atol``."""
     check_finite(probs, name=name, row_offset=row_offset, passes=passes)
     outside = (probs < 0) | (probs > 1 + atol)
     if outside.any():
@@ -86,12 +138,16 @@ def check_probabilities(
             f"{float(probs[row, col])!r} is outside [0, 1]",
             field=name,
         )
-    row = int(np.flatnonzero(np.abs(sums - 1) > atol)[0])
-    raise InvalidInput(
-        f"{_where(row, row_offset, passes)} sums to {float(sums[row]):.6g}, expected 1 "
-        f"within {atol:g}; send normalize=true to rescale rows",
-        field=name,
-    )
+    # Entries in [0, 1 + atol] here: no sum leaves the float's range.
+    sums = row_sum(probs)
+    off = np.flatnonzero(np.abs(sums - 1) > atol)
+    if off.size:
+        row = int(off[0])
+        raise InvalidInput(
+            f"{_where(row, row_offset, passes)} sums to {float(sums[row]):.6g}, expected 1 "
+            f"within {atol:g}; send normalize=true to rescale rows",
+            field=name,
+        )
 
 
 def check_log_probabilities(
@@ -143,6 +199,54 @@ def normalize_rows(
             field=name,
         )
     return values / sums[:, None]
+
+
+def normalize_columns(
+    cols: np.ndarray, rows: np.ndarray, *, name: str, row_offset: int = 0
+) -> np.ndarray:
+    """normalize_rows on a chunk given as class columns ``cols`` (c, m) and as the
+    rows ``rows`` (m, c) they hold; rescales ``cols`` in place and returns it."""
+    sums = _column_sums_to_rescale(cols, class_axis=0)
+    if sums is None:
+        # The slow path names the first row it cannot rescale.
+        return columns(normalize_rows(rows, name=name, row_offset=row_offset))
+    cols /= sums
+    return cols
+
+
+def normalize_pass_columns(cols: np.ndarray, *, name: str, row_offset: int = 0) -> np.ndarray:
+    """normalize_rows on every pass of samples given as pass columns (t, c, n);
+    rescales ``cols`` in place and returns it."""
+    t, c, n = cols.shape
+    sums = _column_sums_to_rescale(cols, class_axis=1)
+    if sums is None:
+        # The slow path names the first row it cannot rescale.
+        rows = normalize_rows(pass_rows(cols), name=name, row_offset=row_offset, passes=t)
+        return pass_columns(rows.reshape(n, t, c))
+    cols /= sums[:, None, :]
+    return cols
+
+
+def _column_sums_to_rescale(cols: np.ndarray, *, class_axis: int) -> np.ndarray | None:
+    """The sums over ``class_axis`` of finite, non-negative ``cols`` when all are
+    positive and finite; None when some row cannot be rescaled."""
+    if not (cols.min() >= 0 and np.isfinite(cols.max())):
+        return None
+    with np.errstate(over="ignore"):  # an overflowing sum is refused below
+        sums = ordered_sum(cols, axis=class_axis)
+    if not (sums.min() > 0 and np.isfinite(sums.max())):
+        return None
+    return sums
+
+
+def check_log_pass_columns(
+    cols: np.ndarray, *, name: str, row_offset: int = 0, atol: float = PROBABILITY_ATOL
+) -> None:
+    """check_log_probabilities on every pass of samples given as pass columns (t, c, n)."""
+    if np.isnan(cols.min()) or not cols.max() <= float(np.log1p(atol)):
+        check_log_probabilities(
+            pass_rows(cols), name=name, row_offset=row_offset, passes=cols.shape[0], atol=atol
+        )
 
 
 def _first_row(mask: np.ndarray) -> int:

@@ -15,12 +15,18 @@ import numpy as np
 from service.errors import InvalidInput
 from service.ranking.checks import (
     check_finite,
+    check_log_pass_columns,
     check_log_probabilities,
+    check_pass_columns,
     check_probabilities,
+    check_probability_columns,
+    normalize_columns,
+    normalize_pass_columns,
     normalize_rows,
 )
 from service.ranking.params import Param
-from service.ranking.transforms import softmax
+from service.ranking.rowops import columns, pass_columns
+from service.ranking.transforms import softmax, softmax_of_columns
 
 Prepare = Callable[[np.ndarray, Mapping[str, object], int], np.ndarray]
 
@@ -32,8 +38,12 @@ class InputKind:
     ``axes`` names the axes the core works with ("NC": pool, classes; "NTC":
     pool, passes, classes). ``prepare`` takes a chunk in that order, the
     request's options and the chunk's first row number, and returns class
-    probabilities of the same shape. ``layout_param`` names the parameter,
-    if any, by which a client sends the axes in another order.
+    probabilities of the same shape. ``prepare_columns`` takes the same and
+    returns the probabilities laid out by columns, a new array (see rowops):
+    class columns (c, n) for axes "NC", pass columns (t, c, n) for "NTC". The
+    chunk is copied once, then checked and transformed in cache.
+    ``layout_param`` names the parameter, if any, by which a client sends the
+    axes in another order.
     """
 
     name: str
@@ -41,6 +51,7 @@ class InputKind:
     description: str
     params: tuple[Param, ...]
     prepare: Prepare
+    prepare_columns: Prepare | None = None
     layout_param: str | None = None
 
     def sent_axes(self, options: Mapping[str, object]) -> str:
@@ -57,20 +68,48 @@ def _prepare_probabilities(
     return chunk
 
 
+def _prepare_probability_columns(
+    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
+) -> np.ndarray:
+    cols = columns(chunk)
+    if options.get("normalize"):
+        return normalize_columns(cols, chunk, name="probabilities", row_offset=row_offset)
+    check_probability_columns(cols, chunk, name="probabilities", row_offset=row_offset)
+    return cols
+
+
 def _prepare_logits(
     chunk: np.ndarray, options: Mapping[str, object], row_offset: int
 ) -> np.ndarray:
-    check_finite(chunk, name="logits", row_offset=row_offset)
+    temperature = _checked_temperature(chunk, chunk, options, row_offset)
+    return softmax(chunk, temperature)
+
+
+def _prepare_logit_columns(
+    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
+) -> np.ndarray:
+    cols = columns(chunk)
+    return softmax_of_columns(cols, _checked_temperature(cols, chunk, options, row_offset))
+
+
+def _checked_temperature(
+    logits: np.ndarray, rows: np.ndarray, options: Mapping[str, object], row_offset: int
+) -> float:
+    """The request's temperature, once ``logits`` (any layout of the chunk ``rows``)
+    are finite and their quotient by it fits the dtype."""
+    low, high = float(logits.min()), float(logits.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        check_finite(rows, name="logits", row_offset=row_offset)
     temperature = float(options.get("temperature", 1.0))  # type: ignore[arg-type]
     # Python floats here: the check must not itself overflow or warn.
-    in_dtype = float(chunk.dtype.type(temperature))
-    largest = max(abs(float(chunk.min())), abs(float(chunk.max())))
-    if not (in_dtype > 0 and largest / in_dtype <= float(np.finfo(chunk.dtype).max)):
+    in_dtype = float(rows.dtype.type(temperature))
+    largest = max(abs(low), abs(high))
+    if not (in_dtype > 0 and largest / in_dtype <= float(np.finfo(rows.dtype).max)):
         raise InvalidInput(
-            f"logits divided by temperature {temperature:g} overflow {chunk.dtype}",
+            f"logits divided by temperature {temperature:g} overflow {rows.dtype}",
             field="params.temperature",
         )
-    return softmax(chunk, temperature)
+    return temperature
 
 
 def _prepare_samples(
@@ -89,6 +128,19 @@ def _prepare_samples(
     else:
         check_probabilities(flat, name="samples", row_offset=row_offset, passes=passes)
     return flat.reshape(n, passes, n_classes)
+
+
+def _prepare_sample_columns(
+    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
+) -> np.ndarray:
+    cols = pass_columns(chunk)
+    if options.get("space") == "log":
+        check_log_pass_columns(cols, name="samples", row_offset=row_offset)
+        np.exp(cols, out=cols)
+    if options.get("normalize"):
+        return normalize_pass_columns(cols, name="samples", row_offset=row_offset)
+    check_pass_columns(cols, name="samples", row_offset=row_offset)
+    return cols
 
 
 TEMPERATURE = Param(
@@ -126,6 +178,7 @@ INPUT_KINDS: dict[str, InputKind] = {
             "(or send normalize=true to rescale non-negative rows).",
             (),
             _prepare_probabilities,
+            _prepare_probability_columns,
         ),
         InputKind(
             "logits",
@@ -134,6 +187,7 @@ INPUT_KINDS: dict[str, InputKind] = {
             "numerically stable softmax.",
             (TEMPERATURE,),
             _prepare_logits,
+            _prepare_logit_columns,
         ),
         InputKind(
             "samples",
@@ -142,6 +196,7 @@ INPUT_KINDS: dict[str, InputKind] = {
             "N x T x C by default (see layout); each pass's row sums to 1 within 1e-3.",
             (LAYOUT, SPACE),
             _prepare_samples,
+            _prepare_sample_columns,
             layout_param="layout",
         ),
     )

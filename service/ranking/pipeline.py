@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from service.ranking.bayesian import mean_over_passes
+from service.ranking.bayesian import mean_of_pass_columns, mean_over_passes
 from service.ranking.inputs import InputKind
 from service.ranking.selection import Selection, make_selector
 from service.ranking.strategy import BatchInputs, Strategy
@@ -80,17 +80,20 @@ def rank_chunks(chunks: Chunks, *, pool_size: int, plan: RankPlan) -> Ranking:
     # Separate streams for scoring and for drawing, so neither depends on
     # how many numbers the other consumed per chunk.
     score_rng, select_rng = (np.random.default_rng(s) for s in _seed_streams(seed))
-    score = plan.strategy.make_scorer(plan.options, score_rng)
+    by_columns = _by_columns(plan)
+    make_scorer = plan.strategy.make_scorer
+    if by_columns and plan.strategy.make_column_scorer is not None:
+        make_scorer = plan.strategy.make_column_scorer
+    score = make_scorer(plan.options, score_rng)
     selector = make_selector(plan.selection, plan.budget, select_rng, pool_size)
     all_scores: np.ndarray | None = None
-    for offset, probs in _prepared(chunks, plan):
+    for offset, probs in _prepared(chunks, plan, by_columns=by_columns):
         scores = score(probs)
         if plan.keep_all_scores:
             if all_scores is None:
                 all_scores = np.empty(pool_size, dtype=scores.dtype)
             all_scores[offset : offset + scores.shape[0]] = scores
-        lo, hi = np.searchsorted(plan.exclude, [offset, offset + scores.shape[0]])
-        selector.push(scores, offset, plan.exclude[lo:hi] - offset)
+        selector.push(scores, offset, _excluded(plan.exclude, offset, scores.shape[0]))
     indices, top_scores = selector.result()
     return Ranking(indices, top_scores, pool_size, seed, all_scores)
 
@@ -122,15 +125,40 @@ def rank_batch(
     return Ranking(indices, scores, pool_size, seed, None)
 
 
-def _prepared(chunks: Chunks, plan: RankPlan) -> Iterable[tuple[int, np.ndarray]]:
-    """Chunks checked and turned into the probabilities the strategy scores."""
+def _by_columns(plan: RankPlan) -> bool:
+    """Whether the plan's input kind and strategy meet on columns (see rowops)."""
+    return (
+        plan.strategy.make_column_scorer is not None
+        and plan.input_kind is not None
+        and plan.input_kind.prepare_columns is not None
+    )
+
+
+def _prepared(
+    chunks: Chunks, plan: RankPlan, *, by_columns: bool = False
+) -> Iterable[tuple[int, np.ndarray]]:
+    """Chunks checked and turned into the probabilities the strategy scores: as
+    rows, or laid out by columns when ``by_columns`` (see InputKind)."""
     if plan.input_kind is None:
         raise ValueError(f"{plan.strategy.name} takes no probability input")
+    prepare = plan.input_kind.prepare_columns if by_columns else plan.input_kind.prepare
+    if prepare is None:
+        raise ValueError(f"{plan.input_kind.name} is not prepared by columns")
+    # Strategies of form "probs" score the mean over passes of samples.
+    averaged = plan.strategy.form == "probs" and plan.input_kind.axes == "NTC"
+    mean = mean_of_pass_columns if by_columns else mean_over_passes
     for offset, rows in chunks:
-        probs = plan.input_kind.prepare(rows, plan.options, offset)
-        if plan.strategy.form == "probs" and probs.ndim == 3:
-            probs = mean_over_passes(probs)
-        yield offset, probs
+        probs = prepare(rows, plan.options, offset)
+        yield offset, mean(probs) if averaged else probs
+
+
+def _excluded(exclude: np.ndarray, offset: int, size: int) -> np.ndarray:
+    """Positions within the chunk ``offset .. offset + size - 1`` of the sorted pool
+    indices ``exclude``."""
+    if not exclude.shape[0]:
+        return exclude
+    lo, hi = np.searchsorted(exclude, [offset, offset + size])
+    return exclude[lo:hi] - offset
 
 
 def _seed(plan: RankPlan) -> int | None:

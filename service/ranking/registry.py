@@ -35,6 +35,7 @@ STRATEGIES: dict[str, Strategy] = {
             "1 - p1",
             PROBABILITY_INPUTS,
             _fixed(uncertainty.least_confidence),
+            make_column_scorer=_fixed(uncertainty.least_confidence_of_columns),
         ),
         Strategy(
             "margin",
@@ -43,6 +44,7 @@ STRATEGIES: dict[str, Strategy] = {
             "1 - (p1 - p2)",
             PROBABILITY_INPUTS,
             _fixed(uncertainty.margin),
+            make_column_scorer=_fixed(uncertainty.margin_of_columns),
         ),
         Strategy(
             "ratio",
@@ -51,6 +53,7 @@ STRATEGIES: dict[str, Strategy] = {
             "p2 / p1",
             PROBABILITY_INPUTS,
             _fixed(uncertainty.ratio),
+            make_column_scorer=_fixed(uncertainty.ratio_of_columns),
         ),
         Strategy(
             "entropy",
@@ -59,6 +62,7 @@ STRATEGIES: dict[str, Strategy] = {
             "-sum_c p_c log p_c (0 log 0 = 0)",
             PROBABILITY_INPUTS,
             _fixed(uncertainty.entropy),
+            make_column_scorer=_fixed(uncertainty.entropy_of_columns),
         ),
         Strategy(
             "random",
@@ -78,6 +82,7 @@ STRATEGIES: dict[str, Strategy] = {
             SAMPLE_INPUTS,
             _fixed(bayesian.bald),
             form="samples",
+            make_column_scorer=_fixed(bayesian.bald_of_columns),
         ),
         Strategy(
             "predictive_entropy",
@@ -87,6 +92,7 @@ STRATEGIES: dict[str, Strategy] = {
             SAMPLE_INPUTS,
             _fixed(bayesian.predictive_entropy),
             form="samples",
+            make_column_scorer=_fixed(bayesian.predictive_entropy_of_columns),
             aliases=("consensus_entropy",),
         ),
         Strategy(
@@ -97,6 +103,7 @@ STRATEGIES: dict[str, Strategy] = {
             SAMPLE_INPUTS,
             _fixed(bayesian.variation_ratios),
             form="samples",
+            make_column_scorer=_fixed(bayesian.variation_ratios_of_columns),
         ),
         Strategy(
             "mean_std",
@@ -107,6 +114,7 @@ STRATEGIES: dict[str, Strategy] = {
             SAMPLE_INPUTS,
             _fixed(bayesian.mean_std),
             form="samples",
+            make_column_scorer=_fixed(bayesian.mean_std_of_columns),
         ),
         Strategy(
             "vote_entropy",
@@ -116,6 +124,7 @@ STRATEGIES: dict[str, Strategy] = {
             SAMPLE_INPUTS,
             _fixed(bayesian.vote_entropy),
             form="samples",
+            make_column_scorer=_fixed(bayesian.vote_entropy_of_columns),
         ),
         Strategy(
             "kl_max_disagreement",
@@ -126,6 +135,7 @@ STRATEGIES: dict[str, Strategy] = {
             SAMPLE_INPUTS,
             _fixed(bayesian.kl_max_disagreement),
             form="samples",
+            make_column_scorer=_fixed(bayesian.kl_max_disagreement_of_columns),
         ),
         Strategy(
             "coreset",

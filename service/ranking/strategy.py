@@ -4,7 +4,11 @@ A pointwise strategy scores each pool item on its own, so it runs chunk by
 chunk in bounded memory; its ``make_scorer`` returns a function from a chunk
 of probabilities to scores (n,), higher = label first. The chunk is (n, c)
 for strategies of form "probs" (samples are averaged over passes first) and
-(n, t, c) for strategies of form "samples".
+(n, t, c) for strategies of form "samples". A pointwise strategy may also
+score a chunk laid out by columns (see rowops): class columns (c, n) for form
+"probs", pass columns (t, c, n) for form "samples". Its
+``make_column_scorer`` returns such a function, which the pipeline uses with
+the input kinds that prepare columns.
 
 A batch strategy picks the whole batch at once from whole arrays (to make
 it diverse, say); its ``select`` gets a BatchInputs and returns the picks.
@@ -54,7 +58,9 @@ class Strategy:
     takes ("probs" or "samples"); ``randomized`` says whether its answer
     depends on the request's seed; ``selectable`` whether a stochastic
     selection may draw the batch from its scores. Exactly one of
-    ``make_scorer`` (pointwise) and ``select`` (batch) is set.
+    ``make_scorer`` (pointwise) and ``select`` (batch) is set;
+    ``make_column_scorer``, if set, gives the same scores as ``make_scorer``
+    from the chunk laid out by columns.
     """
 
     name: str
@@ -70,6 +76,7 @@ class Strategy:
     aliases: tuple[str, ...] = ()
     arrays: tuple[str, ...] = ()
     optional_arrays: tuple[str, ...] = ()
+    make_column_scorer: ScorerFactory | None = None
 
     @property
     def pointwise(self) -> bool:

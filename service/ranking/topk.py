@@ -63,10 +63,13 @@ class RunningTopK:
         if self._threshold is None:
             positions = np.arange(scores.shape[0])
         else:
-            positions = np.flatnonzero(scores > self._threshold)
+            positions = (scores > self._threshold).nonzero()[0]
+            if not positions.shape[0]:
+                return
+        kept = scores[positions]
         self._indices.append(positions + offset)
-        self._scores.append(scores[positions])
-        self._values.append((scores if values is None else values)[positions])
+        self._scores.append(kept)
+        self._values.append(kept if values is None else values[positions])
         self._size += positions.shape[0]
         if self._size >= 2 * self.k:
             self._cut()

@@ -16,6 +16,8 @@ from service.ranking import bayesian
 from service.ranking.inputs import INPUT_KINDS
 from service.ranking.pipeline import RankPlan, rank_chunks
 from service.ranking.registry import STRATEGIES
+from service.ranking.rowops import pass_columns
+from tests.ranking import reference
 
 LOG2 = math.log(2)
 SCORERS = {
@@ -345,3 +347,27 @@ def test_identical_pool_items_tie_and_rank_by_index(name, dtype):
     place = np.argsort(ranking.indices)  # place[i]: where pool item i was ranked
     for item in range(4):
         assert place[item] < place[item + 4] < place[item + 8], f"item {item}"
+
+
+@pytest.mark.parametrize("c", [2, 7, 300])
+def test_votes_go_to_the_lowest_class_among_tied_tops(c):
+    rng = np.random.default_rng(c)
+    samples = rng.integers(0, 3, size=(25, 6, c)).astype(np.float64)  # ties everywhere
+    samples[..., 0] += samples.sum(axis=2) == 0
+    samples /= samples.sum(axis=2, keepdims=True)
+    expected = np.zeros((25, c))
+    for item in range(25):
+        for passes in samples[item]:
+            expected[item, reference.vote(passes.tolist())] += 1
+    np.testing.assert_array_equal(bayesian.votes(samples), expected)
+    np.testing.assert_array_equal(bayesian.votes_of_columns(pass_columns(samples)), expected.T)
+
+
+@pytest.mark.parametrize("name", list(SCORERS))
+def test_scoring_pass_columns_leaves_them_alone(name):
+    samples = dirichlet_samples(9, 4, 5, 0.5, np.float64, seed=2)
+    cols = pass_columns(samples)
+    before = cols.copy()
+    scores = getattr(bayesian, f"{name}_of_columns")(cols)
+    np.testing.assert_array_equal(cols, before)
+    np.testing.assert_array_equal(scores, SCORERS[name](samples))

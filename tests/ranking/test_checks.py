@@ -9,11 +9,17 @@ from service.ranking.checks import (
     check_budget,
     check_exclude,
     check_finite,
+    check_log_pass_columns,
     check_log_probabilities,
+    check_pass_columns,
     check_probabilities,
+    check_probability_columns,
     check_shape,
+    normalize_columns,
+    normalize_pass_columns,
     normalize_rows,
 )
+from service.ranking.rowops import columns, pass_columns
 
 ATOL = PROBABILITY_ATOL
 
@@ -181,3 +187,86 @@ def test_bad_budgets_are_refused(budget, n_excluded, message):
 def test_a_budget_equal_to_the_rows_left_passes():
     check_budget(3, pool_size=5, n_excluded=2)
     check_budget(1, pool_size=1, n_excluded=0)
+
+
+# The column checks: the same verdicts and messages as the row checks they stand for.
+
+BAD_ROWS = [
+    [math.nan, 0.5, 0.5],
+    [math.inf, 0.0, 0.0],
+    [-math.inf, 0.5, 0.5],
+    [-0.1, 0.6, 0.5],
+    [0.0, 1.2, -0.2],
+    [0.5, 0.3, 0.1],
+    [0.5, 0.3, 0.3],
+    [3e38, 3e38, 0.0],  # a sum past float32's range
+    [-0.0, 0.5, 0.5],  # -0 is a probability of 0
+    [0.5, 0.5, 0.0],
+]
+
+
+def verdict(check, *args, **kwargs):
+    """None if ``check`` passes, else the field and detail it raised."""
+    try:
+        check(*args, **kwargs)
+    except InvalidInput as error:
+        return error.field, error.detail
+    return None
+
+
+@pytest.mark.parametrize("row", BAD_ROWS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_checks_give_the_row_checks_verdict(row, dtype):
+    probs = pool_with(row).astype(dtype)
+    expected = verdict(check_probabilities, probs, name="probabilities", row_offset=7)
+    got = verdict(
+        check_probability_columns, columns(probs), probs, name="probabilities", row_offset=7
+    )
+    assert got == expected
+    normalized = verdict(normalize_rows, probs, name="probabilities", row_offset=7)
+    assert (
+        verdict(normalize_columns, columns(probs), probs, name="probabilities", row_offset=7)
+        == normalized
+    )
+
+
+@pytest.mark.parametrize("row", BAD_ROWS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pass_column_checks_give_the_row_checks_verdict(row, dtype):
+    samples = np.full((4, 3, 3), 1 / 3, dtype=dtype)
+    samples[2, 1] = row
+    rows = samples.reshape(12, 3)
+    cols = pass_columns(samples)
+    expected = verdict(check_probabilities, rows, name="samples", row_offset=10, passes=3)
+    assert verdict(check_pass_columns, cols, name="samples", row_offset=10) == expected
+    expected = verdict(normalize_rows, rows, name="samples", row_offset=10, passes=3)
+    assert verdict(normalize_pass_columns, cols, name="samples", row_offset=10) == expected
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, 0.5, -math.inf])
+def test_log_pass_column_checks_give_the_row_checks_verdict(value):
+    logs = np.full((3, 2, 2), math.log(0.5))
+    logs[1, 1, 0] = value
+    expected = verdict(check_log_probabilities, logs.reshape(6, 2), name="samples", passes=2)
+    got = verdict(check_log_pass_columns, pass_columns(logs), name="samples")
+    assert got == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalized_columns_are_the_normalized_rows_laid_out_by_columns(dtype):
+    weights = np.random.default_rng(1).random((9, 5)).astype(dtype)
+    expected = normalize_rows(weights, name="probabilities")
+    cols = columns(weights)
+    out = normalize_columns(cols, weights, name="probabilities")
+    assert out is cols
+    np.testing.assert_array_equal(out, columns(expected))
+    samples = weights.reshape(3, 3, 5)
+    out = normalize_pass_columns(pass_columns(samples), name="samples")
+    np.testing.assert_array_equal(out, pass_columns(expected.reshape(3, 3, 5)))
+
+
+def test_column_checks_accept_rows_summing_to_one_within_the_tolerance():
+    probs = pool_with([0.5, 0.5 + 0.9 * ATOL])
+    check_probability_columns(columns(probs), probs, name="probabilities")
+    samples = np.stack([probs, probs], axis=1)
+    check_pass_columns(pass_columns(samples), name="samples")

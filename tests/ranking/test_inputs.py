@@ -5,6 +5,7 @@ import pytest
 
 from service.errors import InvalidInput
 from service.ranking.inputs import INPUT_KINDS
+from service.ranking.rowops import columns, pass_columns
 
 PROBS = INPUT_KINDS["probabilities"]
 LOGITS = INPUT_KINDS["logits"]
@@ -111,3 +112,79 @@ def test_a_transposed_view_of_samples_is_accepted():
     tnc = np.array([[[0.5, 0.5], [0.9, 0.1]], [[0.2, 0.8], [1.0, 0.0]]])  # 2 passes, 2 items
     out = SAMPLES.prepare(tnc.transpose(1, 0, 2), {}, 0)
     assert out.tolist() == [[[0.5, 0.5], [0.2, 0.8]], [[0.9, 0.1], [1.0, 0.0]]]
+
+
+# prepare_columns: the same probabilities as prepare, laid out by columns.
+
+OPTIONS = {
+    "probabilities": [{}, {"normalize": True}],
+    "logits": [{}, {"temperature": 0.5}, {"temperature": 3.0}],
+    "samples": [{}, {"normalize": True}, {"space": "log"}, {"space": "log", "normalize": True}],
+}
+
+
+def chunk_for(kind, dtype, rng):
+    if kind == "logits":
+        return rng.normal(scale=4, size=(30, 7)).astype(dtype)
+    weights = rng.gamma(0.5, size=(30, 4, 7) if kind == "samples" else (30, 7))
+    weights[rng.random(weights.shape) < 0.2] = 0.0
+    weights[..., 0] += 1e-3
+    return (weights / weights.sum(axis=-1, keepdims=True)).astype(dtype)
+
+
+def laid_out(kind, probs):
+    return pass_columns(probs) if kind == "samples" else columns(probs)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [(kind, options) for kind, choices in OPTIONS.items() for options in choices],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prepare_columns_lays_out_what_prepare_returns(kind, options, dtype):
+    chunk = chunk_for(kind, dtype, np.random.default_rng(3))
+    if options.get("space") == "log":
+        with np.errstate(divide="ignore"):
+            chunk = np.log(chunk)
+    before = chunk.copy()
+    expected = laid_out(kind, INPUT_KINDS[kind].prepare(chunk, options, 0))
+    got = INPUT_KINDS[kind].prepare_columns(chunk, options, 0)
+    assert got.dtype == dtype
+    assert got.flags.c_contiguous
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(chunk, before)
+
+
+def test_prepare_columns_takes_samples_sent_in_another_axis_order():
+    tnc = chunk_for("samples", np.float64, np.random.default_rng(4)).transpose(1, 0, 2)
+    view = tnc.transpose(1, 0, 2)  # NTC again, as a view
+    got = SAMPLES.prepare_columns(view, {}, 0)
+    np.testing.assert_array_equal(got, pass_columns(np.ascontiguousarray(view)))
+
+
+@pytest.mark.parametrize(
+    ("kind", "chunk", "options", "message"),
+    [
+        ("probabilities", [[0.5, 0.5], [0.25, 0.25]], {}, r"row 41 sums to 0\.5"),
+        ("probabilities", [[0.5, 0.5], [0.0, 0.0]], {"normalize": True}, "row 41 sums to 0 "),
+        ("logits", [[0.0, 1.0], [math.nan, 0.0]], {}, "row 41 holds a non-finite"),
+        ("logits", [[1e300, 0.0]], {"temperature": 1e-10}, "overflow"),
+    ],
+)
+def test_prepare_columns_refuses_what_prepare_refuses(kind, chunk, options, message):
+    chunk = np.array(chunk)
+    for prepare in (INPUT_KINDS[kind].prepare, INPUT_KINDS[kind].prepare_columns):
+        with pytest.raises(InvalidInput, match=message):
+            prepare(chunk, options, 40)
+
+
+def test_prepare_columns_names_the_item_and_pass_of_bad_samples():
+    samples = np.full((3, 4, 2), 0.5)
+    samples[1, 2] = [0.9, 0.9]
+    with pytest.raises(InvalidInput, match=r"row 11, pass 2 sums to 1\.8") as caught:
+        SAMPLES.prepare_columns(samples, {}, 10)
+    assert caught.value.field == "samples"
+    logs = np.zeros((2, 2, 2))
+    logs[1, 0, 1] = 2.0
+    with pytest.raises(InvalidInput, match="row 1, pass 0, column 1"):
+        SAMPLES.prepare_columns(logs, {"space": "log"}, 0)

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -6,13 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from service.ranking.pipeline import SEED_BITS, draw_seed
+from service.ranking.inputs import INPUT_KINDS
+from service.ranking.pipeline import SEED_BITS, RankPlan, draw_seed, rank_chunks
+from service.ranking.registry import STRATEGIES
 from tests.ranking import reference
 from tests.ranking.helpers import (
     ALL,
     DETERMINISTIC,
     DTYPES,
     PASSES,
+    chunked,
     normalized,
     random_pool,
     rank,
@@ -175,3 +179,42 @@ def test_random_without_a_seed_draws_one_that_reproduces_the_answer():
 def test_drawn_seeds_fit_in_53_bits():
     assert SEED_BITS == 53
     assert all(0 <= draw_seed() < 2**53 for _ in range(100))
+
+
+def pool_for(kind, dtype, rng):
+    if kind == "logits":
+        return rng.normal(scale=3, size=(40, 6)).astype(dtype)
+    shape = (40, PASSES, 6) if kind == "samples" else (40, 6)
+    weights = rng.integers(0, 3, size=shape)  # many exact ties
+    return normalized(weights, dtype)
+
+
+BY_COLUMNS = [name for name in ALL if STRATEGIES[name].make_column_scorer is not None]
+
+
+def test_every_deterministic_strategy_scores_columns():
+    assert set(BY_COLUMNS) == set(DETERMINISTIC)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [(name, kind) for name in BY_COLUMNS for kind in STRATEGIES[name].inputs]
+)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scoring_columns_gives_the_answer_of_scoring_rows(name, kind, dtype):
+    strategy = STRATEGIES[name]
+    pool = pool_for(kind, dtype, np.random.default_rng(8))
+    answers = []
+    for scored in (strategy, dataclasses.replace(strategy, make_column_scorer=None)):
+        plan = RankPlan(
+            strategy=scored,
+            input_kind=INPUT_KINDS[kind],
+            budget=12,
+            exclude=np.array([3, 17], dtype=np.int64),
+            seed=5,
+            keep_all_scores=True,
+        )
+        answers.append(rank_chunks(chunked(pool, 7), pool_size=len(pool), plan=plan))
+    by_columns, by_rows = answers
+    np.testing.assert_array_equal(by_columns.all_scores, by_rows.all_scores)
+    np.testing.assert_array_equal(by_columns.indices, by_rows.indices)
+    np.testing.assert_array_equal(by_columns.scores, by_rows.scores)

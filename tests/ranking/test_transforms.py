@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from service.ranking.transforms import softmax
+from service.ranking.rowops import columns
+from service.ranking.transforms import softmax, softmax_of_columns
 
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 
@@ -86,3 +87,15 @@ def test_softmax_rows_are_probabilities_whose_order_follows_the_logits(logits):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
     rows = np.arange(len(logits))
     assert (probs[rows, logits.argmax(axis=1)] == probs.max(axis=1)).all()
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 4.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_of_columns_works_in_place_on_the_logits_columns(temperature, dtype):
+    logits = np.random.default_rng(2).normal(scale=5, size=(30, 7)).astype(dtype)
+    cols = columns(logits)
+    out = softmax_of_columns(cols, temperature)
+    assert out is cols
+    np.testing.assert_array_equal(out.T, softmax(logits, temperature))
+    expected = [reference_softmax(row, temperature) for row in logits.tolist()]
+    np.testing.assert_allclose(out.T, expected, rtol=RTOL[dtype], atol=1e-30)

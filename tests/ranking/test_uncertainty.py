@@ -8,6 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 from service.ranking import uncertainty
 from service.ranking.registry import STRATEGIES
+from service.ranking.rowops import columns
 from tests.ranking import reference
 from tests.ranking.helpers import ATOL, DTYPES, UNCERTAINTY, normalized, random_pool, rank
 
@@ -183,3 +184,14 @@ def test_the_registry_scores_the_uncertainty_family_with_these_functions():
     for name, function in FUNCTIONS.items():
         scorer = STRATEGIES[name].make_scorer({}, np.random.default_rng(0))
         np.testing.assert_array_equal(scorer(POOL), function(POOL))
+
+
+@pytest.mark.parametrize("name", UNCERTAINTY)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_column_scorers_score_the_rows_their_columns_hold_and_leave_them_alone(name, dtype):
+    pool = random_pool(np.random.default_rng(9), name, 50, 10, dtype)
+    cols = columns(pool)
+    before = cols.copy()
+    scorer = STRATEGIES[name].make_column_scorer({}, np.random.default_rng(0))
+    np.testing.assert_array_equal(scorer(cols), FUNCTIONS[name](pool))
+    np.testing.assert_array_equal(cols, before)
