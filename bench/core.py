@@ -10,17 +10,15 @@ time goes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from bench import pools
 from bench.floor import FLOOR_BUDGET, Floor, floor_from, measure_floor, timing_fields
 from bench.results import Figure, new_figure, progress
-from bench.service_path import CHECKS, in_process_calls, pointwise_strategies, service_chunk_rows
+from bench.service_path import CHECKS, in_process_calls, pointwise_strategies
 from bench.timing import DEFAULT_BUDGET, Budget, best_times
-from service.ranking.chunks import chunk_slices
-from service.ranking.inputs import INPUT_KINDS
 
 SIZES = (10_000, 100_000, 1_000_000, 10_000_000)
 CLASSES = (2, 10, 100)
@@ -68,7 +66,7 @@ def measure_config(
     array = pools.probabilities(n, c, dtype)
     floor = measure_floor(array, floor_budget)
     names = [strategy.name for strategy in pointwise_strategies("probabilities")]
-    times = best_times(timed_calls(array, "probabilities", names), budget)
+    times = best_times(in_process_calls(array, "probabilities", names), budget)
     floor = floor.best(floor_from(times))
     rows = []
     for name in names:
@@ -98,28 +96,3 @@ def core_row(
         "dtype": array.dtype.name,
         **timing_fields(floor, scoring_s, full_s, checks_s),
     }
-
-
-def timed_calls(
-    array: np.ndarray, input_kind: str, strategies: Iterable[str]
-) -> dict[str, Callable[[], object]]:
-    """The calls timed on one array: the floor, per strategy its scoring alone and
-    the full path, and (as CHECKS) the input preparation the full path runs."""
-    return in_process_calls(array, input_kind, strategies) | {
-        CHECKS: column_preparation(array, input_kind)
-    }
-
-
-def column_preparation(array: np.ndarray, input_kind: str) -> Callable[[], None]:
-    """A call that prepares the pool's chunks as the full path does: each chunk
-    copied into its columns and checked (see InputKind.prepare_columns)."""
-    kind = INPUT_KINDS[input_kind]
-    prepare = kind.prepare_columns or kind.prepare
-    options: Mapping[str, object] = {}
-    rows = service_chunk_rows(array.shape)
-
-    def run() -> None:
-        for part in chunk_slices(array.shape[0], rows):
-            prepare(array[part], options, part.start)
-
-    return run

@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from bench import pools
-from bench.core import timed_calls
 from bench.floor import FLOOR_BUDGET, Floor, floor_from, measure_floor, timing_fields
 from bench.results import Figure, new_figure, progress
-from bench.service_path import CHECKS, pointwise_strategies
+from bench.service_path import CHECKS, in_process_calls, pointwise_strategies
 from bench.timing import DEFAULT_BUDGET, Budget, best_times
 
 N, T, C = 100_000, 20, 10
@@ -30,7 +29,7 @@ def run(
     array = pools.samples(*shape, np.float32)
     floor = measure_floor(array, floor_budget)
     names = [strategy.name for strategy in pointwise_strategies("samples", form="samples")]
-    times = best_times(timed_calls(array, "samples", names), budget)
+    times = best_times(in_process_calls(array, "samples", names), budget)
     floor = floor.best(floor_from(times))
     for name in names:
         scoring_s, full_s = times[f"scoring {name}"], times[f"full {name}"]

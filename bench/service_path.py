@@ -81,8 +81,10 @@ def chunked_scoring(strategy: Strategy, array: np.ndarray) -> Callable[[], None]
 
 
 def chunked_checks(array: np.ndarray, input_kind: str = "probabilities") -> Callable[[], None]:
-    """A call that runs the input checks alone over the pool's chunks."""
-    prepare = INPUT_KINDS[input_kind].prepare
+    """A call that prepares the pool's chunks as the full path does: each chunk
+    copied into its class columns and checked (see InputKind.prepare_columns)."""
+    kind = INPUT_KINDS[input_kind]
+    prepare = kind.prepare_columns or kind.prepare
     options: Mapping[str, object] = {}
     rows = service_chunk_rows(array.shape)
 
