@@ -44,6 +44,8 @@ SECONDS: dict[str, float] = {
     "SLOT_WAIT_SECONDS": 5.0,
     # Longest a ranking or an inference may compute before 504.
     "COMPUTE_DEADLINE_SECONDS": 60.0,
+    # Longest a body read waits for the client to send more (a stalled upload).
+    "BODY_READ_TIMEOUT_SECONDS": 30.0,
 }
 
 SWITCHES: dict[str, bool] = {
@@ -79,12 +81,7 @@ def _check(config: dict[str, object]) -> None:
         if type(value) is not int or value < 1:
             raise ValueError(f"ALRANK_{key} must be a positive integer, got {value!r}")
     for key in SECONDS:
-        value = config[key]
-        if type(value) not in (int, float) or not 0 <= value < float("inf"):  # type: ignore[operator]
-            raise ValueError(f"ALRANK_{key} must be a number of seconds >= 0, got {value!r}")
-        config[key] = float(value)  # type: ignore[arg-type]
-    if config["COMPUTE_DEADLINE_SECONDS"] == 0:
-        raise ValueError("ALRANK_COMPUTE_DEADLINE_SECONDS must be more than 0")
+        config[key] = _seconds(key, config[key], zero_allowed=key == "SLOT_WAIT_SECONDS")
     for key in SWITCHES:
         if type(config[key]) is not bool:
             raise ValueError(f"ALRANK_{key} must be true or false, got {config[key]!r}")
@@ -92,3 +89,12 @@ def _check(config: dict[str, object]) -> None:
         value = config[key]
         if value is not None and (not isinstance(value, str) or not value):
             raise ValueError(f"ALRANK_{key} must be a non-empty string, got {value!r}")
+
+
+def _seconds(key: str, value: object, *, zero_allowed: bool) -> float:
+    """A duration setting as a float; ValueError naming the variable if it is not one."""
+    if type(value) not in (int, float) or not 0 <= value < float("inf"):  # type: ignore[operator]
+        raise ValueError(f"ALRANK_{key} must be a number of seconds >= 0, got {value!r}")
+    if value == 0 and not zero_allowed:
+        raise ValueError(f"ALRANK_{key} must be more than 0")
+    return float(value)  # type: ignore[arg-type]

@@ -153,3 +153,29 @@ def test_health_answers_and_rankings_get_503_while_the_only_slot_streams(tmp_pat
         assert min(ranked["scores"]) >= np.sort(entropy)[-4] - 1e-5
         # The slot is free again.
         assert request(server.port, "POST", "/v1/rank", RANK_BODY)[0] == 200
+
+
+def test_a_stalled_upload_ends_and_frees_its_slot(tmp_path):
+    body = _npy(np.random.default_rng(1).dirichlet(np.ones(4), size=20_000))
+    settings = {
+        "ALRANK_WORKERS": "1",
+        "ALRANK_COMPUTE_SLOTS": "1",
+        "ALRANK_SLOT_WAIT_SECONDS": "0",
+        "ALRANK_BODY_READ_TIMEOUT_SECONDS": "1",
+    }
+    with running_server(tmp_path, settings) as server:
+        stalled = http.client.HTTPConnection(HOST, server.port, timeout=60)
+        try:
+            stalled.putrequest("POST", "/v1/rank?strategy=margin&budget=2")
+            stalled.putheader("Content-Type", "application/x-npy")
+            stalled.putheader("Content-Length", str(len(body)))
+            stalled.endheaders()
+            stalled.send(body[: len(body) // 3])  # and then nothing more
+            answer = stalled.getresponse()
+            problem = json.loads(answer.read())
+        finally:
+            stalled.close()
+        assert answer.status == 400
+        assert problem["status"] == 400
+        # The slot is free again: the only one, with no wait.
+        assert request(server.port, "POST", "/v1/rank", RANK_BODY)[0] == 200

@@ -48,6 +48,19 @@ class RankBody:
     typed: bool = False
 
 
+def bound_body_reads(request: Request, seconds: float) -> None:
+    """Let no read of the body wait more than ``seconds`` for the client.
+
+    Under gunicorn a body read otherwise blocks for as long as a stalled
+    client keeps the connection open, holding a thread and a compute slot; with
+    the bound, the read fails and the request ends (werkzeug reports it as a
+    disconnected client). Elsewhere (a test client) this does nothing.
+    """
+    connection = request.environ.get("gunicorn.socket")
+    if connection is not None:
+        connection.settimeout(seconds)
+
+
 def read_rank_body(request: Request, limits: ArrayLimits) -> RankBody:
     """Decode ``request`` according to its content type."""
     readers = {

@@ -24,6 +24,7 @@ from service.models.sessions import SessionCache
 from service.models.store import ModelStore
 from service.models.validation import ValidationLimits
 from service.web import admission, observability
+from service.web.bodies import bound_body_reads
 from service.web.encoding import json_response
 from service.web.problems import problem_response
 
@@ -167,6 +168,7 @@ def upload() -> Response:
             f"expected {MODEL_MEDIA_TYPE} (the raw bytes of an .onnx file), got {got}"
         )
     name = check_label(request.args.get("name"))
+    bound_body_reads(request, current_app.config["BODY_READ_TIMEOUT_SECONDS"])
     with admission.computing():
         model, created = store().add(request.get_data(cache=False), name=name)
     observability.note(model=model.id)

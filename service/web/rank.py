@@ -13,7 +13,7 @@ from service.decoding.limits import ArrayLimits
 from service.ranking.chunks import chunk_rows
 from service.ranking.pipeline import Ranking, RankPlan, rank_batch, rank_chunks
 from service.web import admission, models, observability
-from service.web.bodies import NPY_MEDIA_TYPE, read_rank_body
+from service.web.bodies import NPY_MEDIA_TYPE, bound_body_reads, read_rank_body
 from service.web.encoding import json_response
 from service.web.plan import RankJob, build_job
 
@@ -28,6 +28,7 @@ def rank() -> Response:
     request.max_content_length = config["MAX_NPY_BYTES" if large else "MAX_JSON_BYTES"]
     # The slot is taken before the body is read: a streamed body is scored
     # while it arrives, so reading it is the work.
+    bound_body_reads(request, config["BODY_READ_TIMEOUT_SECONDS"])
     with admission.computing():
         ranking, job = _rank(config)
     body = _render(ranking, job.plan)

@@ -104,6 +104,7 @@ def test_more_classes_than_the_limit_is_413(monkeypatch):
         ("SLOT_WAIT_SECONDS", "true"),
         ("COMPUTE_DEADLINE_SECONDS", "0"),
         ("COMPUTE_DEADLINE_SECONDS", "Infinity"),
+        ("BODY_READ_TIMEOUT_SECONDS", "0"),
     ],
 )
 def test_a_bad_duration_fails_at_startup(monkeypatch, name, text):
