@@ -53,8 +53,8 @@ workers = _int("ALRANK_WORKERS", os.cpu_count() or 1)
 # (waiting for a slot) before it refuses one.
 worker_class = "gthread"
 threads = _int("ALRANK_THREADS", 8)
-os.environ["ALRANK_THREADS"] = str(threads)
-os.environ.setdefault("ALRANK_COMPUTE_SLOTS", str(workers))
+# The app reads both (see on_starting, which exports the final values).
+_slots_given = "ALRANK_COMPUTE_SLOTS" in os.environ
 # Lock files of the compute slots, shared by every worker.
 _shared_directory("ALRANK_SLOT_DIR", "alrank-slots-")
 # Prometheus multiprocess mode: each worker writes its metrics to files here
@@ -63,7 +63,9 @@ _metrics_directory = _shared_directory("PROMETHEUS_MULTIPROC_DIR", "alrank-metri
 # The compute deadline (ALRANK_COMPUTE_DEADLINE_SECONDS, 60 s by default) ends
 # a long ranking first; this only catches a worker that stopped answering.
 timeout = _int("ALRANK_TIMEOUT", 120)
-graceful_timeout = _int("ALRANK_GRACEFUL_TIMEOUT", 30)
+# A stopping worker lets requests in flight finish: the compute deadline (60 s)
+# plus the longest wait for a slot (5 s), with a margin.
+graceful_timeout = _int("ALRANK_GRACEFUL_TIMEOUT", 70)
 keepalive = 5
 # Recycle workers now and then so slow leaks in native libraries cannot grow.
 max_requests = _int("ALRANK_MAX_REQUESTS", 2000)
@@ -84,7 +86,13 @@ loglevel = os.environ.get("ALRANK_LOG_LEVEL", "info")
 
 
 def on_starting(server: object) -> None:
-    """Start from empty metrics: files left by an earlier run would add to the totals."""
+    """Tell the workers the final thread and worker counts (the command line may
+    have changed them), and start from empty metrics: files left by an earlier
+    run would add to the totals."""
+    settings = server.cfg  # type: ignore[attr-defined]
+    os.environ["ALRANK_THREADS"] = str(settings.threads)
+    if not _slots_given:
+        os.environ["ALRANK_COMPUTE_SLOTS"] = str(settings.workers)
     for name in os.listdir(_metrics_directory):
         if name.endswith(".db"):
             os.remove(os.path.join(_metrics_directory, name))

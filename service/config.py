@@ -80,6 +80,8 @@ def _check(config: dict[str, object]) -> None:
         value = config[key]
         if type(value) is not int or value < 1:
             raise ValueError(f"ALRANK_{key} must be a positive integer, got {value!r}")
+    if config["THREADS"] < 2:  # type: ignore[operator]
+        raise ValueError("ALRANK_THREADS must be at least 2: one thread stays free for probes")
     for key in SECONDS:
         config[key] = _seconds(key, config[key], zero_allowed=key == "SLOT_WAIT_SECONDS")
     for key in SWITCHES:

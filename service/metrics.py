@@ -58,7 +58,7 @@ REJECTIONS = Counter(
 )
 RANKINGS_IN_PROGRESS = Gauge(
     "alrank_rankings_in_progress",
-    "Rankings holding a compute slot right now, over all workers.",
+    "Rankings and model uploads holding a compute slot right now, over all workers.",
     multiprocess_mode="livesum",
 )
 MODEL_LOAD_SECONDS = Histogram(
@@ -91,9 +91,3 @@ def exposition() -> bytes:
     registry = CollectorRegistry()
     prometheus_multiprocess.MultiProcessCollector(registry, path=directory)
     return generate_latest(registry)
-
-
-def mark_worker_dead(pid: int) -> None:
-    """Drop a dead worker's live gauges (its counters stay in the totals)."""
-    if multiprocess_directory() is not None:
-        prometheus_multiprocess.mark_process_dead(pid)

@@ -56,6 +56,9 @@ class ComputeSlots:
             except BlockingIOError:
                 os.close(descriptor)
                 continue
+            except BaseException:
+                os.close(descriptor)
+                raise
             return descriptor
         return None
 

@@ -28,6 +28,9 @@ _USABLE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 ACCESS_LOGGER = "alrank.access"
 # The fields a route may note for the log line, and the pool-size histogram.
 NOTED_FIELDS = ("strategy", "budget", "rows", "model", "input")
+# Methods a metric label may name; any other (clients may invent them) is "other",
+# so no request can add label values without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 
 blueprint = Blueprint("observability", __name__)
 
@@ -77,8 +80,9 @@ def _finish(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.request_id
     seconds = time.perf_counter() - g.started
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-    metrics.REQUEST_SECONDS.labels(route, request.method).observe(seconds)
+    method = request.method if request.method in KNOWN_METHODS else "other"
+    metrics.REQUESTS.labels(route, method, str(response.status_code)).inc()
+    metrics.REQUEST_SECONDS.labels(route, method).observe(seconds)
     noted: dict[str, object] = g.get("noted", {})
     rejection = g.get("rejection")
     if rejection is not None:

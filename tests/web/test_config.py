@@ -126,3 +126,9 @@ def test_a_bad_switch_fails_at_startup(monkeypatch, text):
     monkeypatch.setenv("ALRANK_ACCESS_LOG", text)
     with pytest.raises(ValueError, match="ALRANK_ACCESS_LOG must be true or false"):
         create_app()
+
+
+def test_one_thread_per_worker_is_refused(monkeypatch):
+    monkeypatch.setenv("ALRANK_THREADS", "1")
+    with pytest.raises(ValueError, match="ALRANK_THREADS must be at least 2"):
+        create_app()
