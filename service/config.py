@@ -42,7 +42,7 @@ DEFAULTS: dict[str, int] = {
 SECONDS: dict[str, float] = {
     # Longest a request waits for a free compute slot before 503.
     "SLOT_WAIT_SECONDS": 5.0,
-    # Longest a ranking or an inference may compute before 504.
+    # Longest a request may take from arrival (body, slot wait, ranking) before 504.
     "COMPUTE_DEADLINE_SECONDS": 60.0,
     # Longest a body read waits for the client to send more (a stalled upload).
     "BODY_READ_TIMEOUT_SECONDS": 30.0,

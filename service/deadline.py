@@ -38,9 +38,17 @@ def check_deadline() -> None:
     current = _deadline.get()
     if current is not None and time.monotonic() > current[0]:
         raise DeadlineExceeded(
-            f"the work did not finish within the compute deadline of {current[1]:g} s; "
-            "send a smaller pool or budget, or a cheaper strategy"
+            f"the request did not finish within the deadline of {current[1]:g} s; "
+            "send a smaller pool or budget, a cheaper strategy, or the body faster"
         )
+
+
+def seconds_left() -> float | None:
+    """Seconds until the current deadline (0 once passed); None without one."""
+    current = _deadline.get()
+    if current is None:
+        return None
+    return max(0.0, current[0] - time.monotonic())
 
 
 def checked(items: Iterable[Item]) -> Iterator[Item]:

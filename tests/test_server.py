@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,4 +179,43 @@ def test_a_stalled_upload_ends_and_frees_its_slot(tmp_path):
         assert answer.status == 400
         assert problem["status"] == 400
         # The slot is free again: the only one, with no wait.
+        assert request(server.port, "POST", "/v1/rank", RANK_BODY)[0] == 200
+
+
+def _start_upload(
+    port: int, path: str, content_type: str, length: int
+) -> http.client.HTTPConnection:
+    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+    connection.putrequest("POST", path)
+    connection.putheader("Content-Type", content_type)
+    connection.putheader("Content-Length", str(length))
+    connection.endheaders()
+    return connection
+
+
+def test_a_slow_json_sender_holds_no_slot_and_meets_the_deadline(tmp_path):
+    settings = {
+        "ALRANK_WORKERS": "1",
+        "ALRANK_COMPUTE_SLOTS": "1",
+        "ALRANK_SLOT_WAIT_SECONDS": "0",
+        "ALRANK_COMPUTE_DEADLINE_SECONDS": "3",
+    }
+    with running_server(tmp_path, settings) as server:
+        slow = _start_upload(server.port, "/v1/rank", "application/json", len(RANK_BODY))
+        try:
+            slow.send(RANK_BODY[:10])
+            # The only slot is free while the slow body arrives.
+            assert request(server.port, "POST", "/v1/rank", RANK_BODY)[0] == 200
+            for byte in RANK_BODY[10:40]:  # one byte every 0.2 s: too slow for the deadline
+                try:
+                    slow.send(bytes([byte]))
+                except OSError:
+                    break  # the server has answered and closed
+                time.sleep(0.2)
+            answer = slow.getresponse()
+            problem = json.loads(answer.read())
+        finally:
+            slow.close()
+        assert answer.status == 504
+        assert problem["type"] == "urn:alrank:problem:deadline-exceeded"
         assert request(server.port, "POST", "/v1/rank", RANK_BODY)[0] == 200

@@ -31,7 +31,6 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from service import metrics
-from service.deadline import within
 from service.errors import ServiceBusy
 
 # First and longest pause between two tries for a slot, seconds.
@@ -151,13 +150,9 @@ def init_app(app: Flask) -> None:
 
 @contextmanager
 def computing() -> Iterator[None]:
-    """Hold a compute slot and run under the compute deadline for the body.
-
-    ServiceBusy (503) when no slot comes free in time; DeadlineExceeded (504)
-    from the work's own checks once the deadline passes.
-    """
+    """Hold a compute slot for the body; ServiceBusy (503) when none comes free in time."""
     admission: Admission = current_app.extensions[EXTENSION]
-    with admission.compute(), within(current_app.config["COMPUTE_DEADLINE_SECONDS"]):
+    with admission.compute():
         metrics.RANKINGS_IN_PROGRESS.inc()
         try:
             yield

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import errno
 import json
-from collections.abc import Mapping
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import orjson
 from flask import Request
 
+from service.deadline import check_deadline, seconds_left
 from service.decoding.fastjson import parse_with_arrays
 from service.decoding.jsonarrays import (
     array_from_json,
@@ -48,17 +52,79 @@ class RankBody:
     typed: bool = False
 
 
-def bound_body_reads(request: Request, seconds: float) -> None:
-    """Let no read of the body wait more than ``seconds`` for the client.
+@contextmanager
+def paced_body(request: Request, per_read_seconds: float) -> Iterator[None]:
+    """Bound how long reading the body may wait for the client.
 
-    Under gunicorn a body read otherwise blocks for as long as a stalled
-    client keeps the connection open, holding a thread and a compute slot; with
-    the bound, the read fails and the request ends (werkzeug reports it as a
-    disconnected client). Elsewhere (a test client) this does nothing.
+    Under gunicorn a read otherwise blocks for as long as a stalled client
+    keeps the connection open. Within the body, each read waits at most
+    ``per_read_seconds`` and never past the request's deadline (see
+    service.deadline): a client that stops sending gets 400 (werkzeug's
+    disconnected client), one too slow to finish in time gets 504. The socket's
+    timeout is lifted again before the answer is written. Elsewhere (a test
+    client) this does nothing.
     """
     connection = request.environ.get("gunicorn.socket")
-    if connection is not None:
-        connection.settimeout(seconds)
+    if connection is None:
+        yield
+        return
+    request.environ["wsgi.input"] = _PacedInput(
+        request.environ["wsgi.input"], connection, per_read_seconds
+    )
+    try:
+        yield
+    finally:
+        connection.settimeout(None)
+
+
+class _PacedInput:
+    """A WSGI input stream whose reads respect the per-read wait and the deadline."""
+
+    def __init__(self, stream: BinaryIO, connection: socket.socket, per_read: float) -> None:
+        self._stream = stream
+        self._connection = connection
+        self._per_read = per_read
+
+    def read(self, size: int = -1) -> bytes:
+        return self._paced(self._stream.read, size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._paced(self._stream.readline, size)
+
+    def _paced(self, read: Callable[[int], bytes], size: int) -> bytes:
+        check_deadline()
+        left = seconds_left()
+        self._connection.settimeout(self._per_read if left is None else min(self._per_read, left))
+        try:
+            return read(size)
+        except TimeoutError:
+            check_deadline()  # DeadlineExceeded when the deadline is what ran out
+            raise
+
+
+def receive_body(request: Request) -> None:
+    """Read the body of a JSON or multipart request (not yet parsed), so that a slow
+    client holds no compute slot while it sends; a .npy body is streamed instead."""
+    if request.mimetype == "application/json":
+        request.get_data(cache=True)
+    elif request.mimetype == "multipart/form-data":
+        _form_fields(request)
+
+
+def _form_fields(request: Request) -> dict[str, str]:
+    """The query and form fields of a multipart request; its parts are parsed here."""
+    try:
+        # Parts over 500 KiB are spooled to TMPDIR while the form is parsed.
+        return dict(request.args) | dict(request.form)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise ServiceBusy(
+            "no room left in the temporary directory to hold the multipart parts; "
+            "retry later, or send the pool as an application/x-npy body, which is "
+            f"streamed (retry after {MULTIPART_RETRY_AFTER_S} s)",
+            retry_after=MULTIPART_RETRY_AFTER_S,
+        ) from None
 
 
 def read_rank_body(request: Request, limits: ArrayLimits) -> RankBody:
@@ -126,18 +192,7 @@ def _read_npy(request: Request, limits: ArrayLimits) -> RankBody:
 
 
 def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
-    try:
-        # Parts over 500 KiB are spooled to TMPDIR while the form is parsed.
-        text_fields = dict(request.args) | dict(request.form)
-    except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        raise ServiceBusy(
-            "no room left in the temporary directory to hold the multipart parts; "
-            "retry later, or send the pool as an application/x-npy body, which is "
-            f"streamed (retry after {MULTIPART_RETRY_AFTER_S} s)",
-            retry_after=MULTIPART_RETRY_AFTER_S,
-        ) from None
+    text_fields = _form_fields(request)
     as_text = sorted(set(request.form) & set(ARRAY_FIELDS))
     if as_text:
         raise InvalidInput(

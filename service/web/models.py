@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 
+from service.deadline import within
 from service.errors import UnsupportedMediaType
 from service.models.bundled import BundledModels, default_directory
 from service.models.errors import Forbidden, Unauthorized
@@ -24,7 +25,7 @@ from service.models.sessions import SessionCache
 from service.models.store import ModelStore
 from service.models.validation import ValidationLimits
 from service.web import admission, observability
-from service.web.bodies import bound_body_reads
+from service.web.bodies import paced_body
 from service.web.encoding import json_response
 from service.web.problems import problem_response
 
@@ -168,9 +169,14 @@ def upload() -> Response:
             f"expected {MODEL_MEDIA_TYPE} (the raw bytes of an .onnx file), got {got}"
         )
     name = check_label(request.args.get("name"))
-    bound_body_reads(request, current_app.config["BODY_READ_TIMEOUT_SECONDS"])
-    with admission.computing():
-        model, created = store().add(request.get_data(cache=False), name=name)
+    config = current_app.config
+    with (
+        within(config["COMPUTE_DEADLINE_SECONDS"]),
+        paced_body(request, config["BODY_READ_TIMEOUT_SECONDS"]),
+    ):
+        data = request.get_data(cache=False)  # before the slot: a slow client holds none
+        with admission.computing():
+            model, created = store().add(data, name=name)
     observability.note(model=model.id)
     response = json_response(model.describe(), 201 if created else 200)
     response.headers["Location"] = url_for(".describe", model=model.id)

@@ -8,12 +8,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from service.deadline import checked
+from service.deadline import checked, within
 from service.decoding.limits import ArrayLimits
 from service.ranking.chunks import chunk_rows
 from service.ranking.pipeline import Ranking, RankPlan, rank_batch, rank_chunks
 from service.web import admission, models, observability
-from service.web.bodies import NPY_MEDIA_TYPE, bound_body_reads, read_rank_body
+from service.web.bodies import NPY_MEDIA_TYPE, paced_body, read_rank_body, receive_body
 from service.web.encoding import json_response
 from service.web.plan import RankJob, build_job
 
@@ -26,11 +26,15 @@ def rank() -> Response:
     config = current_app.config
     large = request.mimetype in (NPY_MEDIA_TYPE, "multipart/form-data")
     request.max_content_length = config["MAX_NPY_BYTES" if large else "MAX_JSON_BYTES"]
-    # The slot is taken before the body is read: a streamed body is scored
-    # while it arrives, so reading it is the work.
-    bound_body_reads(request, config["BODY_READ_TIMEOUT_SECONDS"])
-    with admission.computing():
-        ranking, job = _rank(config)
+    # The deadline runs from the request's arrival: receiving the body (a
+    # streamed .npy is scored as it arrives), waiting for a slot, ranking.
+    with (
+        within(config["COMPUTE_DEADLINE_SECONDS"]),
+        paced_body(request, config["BODY_READ_TIMEOUT_SECONDS"]),
+    ):
+        receive_body(request)
+        with admission.computing():
+            ranking, job = _rank(config)
     body = _render(ranking, job.plan)
     if job.model_id is not None:
         body["model"] = job.model_id

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from service.app import create_app
-from service.deadline import check_deadline, checked, within
+from service.deadline import check_deadline, checked, seconds_left, within
 from service.errors import DeadlineExceeded, ServiceBusy
 from service.web.admission import EXTENSION, Admission, ComputeSlots
 from tests.contract import ContractClient
@@ -192,5 +192,15 @@ def test_checked_stops_between_items():
 def test_work_past_the_deadline_gets_504(tmp_path, body):
     app = contract_app(tmp_path, COMPUTE_DEADLINE_SECONDS=1e-9)
     response = app.test_client().post(RANK, json=body)
-    assert_problem(response, 504, None, says=("compute deadline",))
+    assert_problem(response, 504, None, says=("within the deadline",))
     assert response.get_json()["type"] == "urn:alrank:problem:deadline-exceeded"
+
+
+def test_seconds_left_counts_down_to_zero():
+    assert seconds_left() is None
+    with within(0.05):
+        first = seconds_left()
+        assert first is not None
+        assert 0 < first <= 0.05
+        time.sleep(0.06)
+        assert seconds_left() == 0.0
