@@ -99,10 +99,11 @@ def on_starting(server: object) -> None:
 
 
 def child_exit(server: object, worker: object) -> None:
-    """A dead worker's live gauges leave the sums; its counters stay in the totals."""
-    from prometheus_client import multiprocess
+    """A dead worker's live gauges leave the sums; its counters and histograms
+    are kept in archive files, and its own files removed."""
+    from service.metrics import retire_worker
 
-    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+    retire_worker(worker.pid)  # type: ignore[attr-defined]
 
 
 def on_exit(server: object) -> None:

@@ -11,6 +11,7 @@ Latencies are in seconds; pool sizes in rows.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -22,8 +23,12 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.mmap_dict import MmapedDict
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# Dead workers' counters and histograms are summed into <kind>_archive.db.
+ARCHIVE = "archive"
+ARCHIVED_KINDS = ("counter", "histogram")
 EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Request latency, from a health check (~1 ms) to a ranking at the deadline.
@@ -91,3 +96,29 @@ def exposition() -> bytes:
     registry = CollectorRegistry()
     prometheus_multiprocess.MultiProcessCollector(registry, path=directory)
     return generate_latest(registry)
+
+
+def retire_worker(pid: int, directory: str | None = None) -> None:
+    """Account for a worker that has exited (the gunicorn master calls this).
+
+    Its live gauges leave the sums; its counters and histograms are added to
+    the archive files and its own files removed, so the directory does not
+    grow as workers are recycled. A scrape in the instant between the two
+    steps may count that worker twice.
+    """
+    directory = directory or multiprocess_directory()
+    if directory is None:
+        return
+    prometheus_multiprocess.mark_process_dead(pid, directory)
+    for kind in ARCHIVED_KINDS:
+        dead = Path(directory) / f"{kind}_{pid}.db"
+        if not dead.exists():
+            continue
+        archive = MmapedDict(str(Path(directory) / f"{kind}_{ARCHIVE}.db"))
+        try:
+            for key, value, _, _ in MmapedDict.read_all_values_from_file(str(dead)):
+                total, _ = archive.read_value(key)
+                archive.write_value(key, total + value, 0.0)
+        finally:
+            archive.close()
+        dead.unlink()

@@ -219,3 +219,32 @@ def test_a_slow_json_sender_holds_no_slot_and_meets_the_deadline(tmp_path):
         assert answer.status == 504
         assert problem["type"] == "urn:alrank:problem:deadline-exceeded"
         assert request(server.port, "POST", "/v1/rank", RANK_BODY)[0] == 200
+
+
+def test_recycled_workers_keep_their_counts_and_leave_no_files(tmp_path):
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    settings = {
+        "ALRANK_WORKERS": "1",
+        "ALRANK_MAX_REQUESTS": "10",
+        "ALRANK_MAX_REQUESTS_JITTER": "0",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    with running_server(tmp_path, settings) as server:
+        sent = 0
+        while sent < 35:
+            try:
+                status = request(server.port, "GET", "/healthz")[0]
+            except OSError:  # the worker is being replaced
+                time.sleep(0.2)
+                continue
+            assert status == 200
+            sent += 1
+        # Request 36 went to a fresh worker: served after the 35 were counted.
+        text = request(server.port, "GET", "/metrics")[2].decode()
+        counted = counter(text, "alrank_http_requests_total", route="/healthz", status="200")
+        live_counter_files = list(metrics_dir.glob("counter_[0-9]*.db"))
+    assert counted == sent
+    # Three workers retired; only the live one has files of its own.
+    assert len(live_counter_files) == 1
+    assert (metrics_dir / "counter_archive.db").exists()
