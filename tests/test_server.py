@@ -240,7 +240,7 @@ def test_recycled_workers_keep_their_counts_and_leave_no_files(tmp_path):
                 continue
             assert status == 200
             sent += 1
-        # Request 36 went to a fresh worker: served after the 35 were counted.
+        # The 35 probes were served by four workers in turn; three are retired.
         text = request(server.port, "GET", "/metrics")[2].decode()
         counted = counter(text, "alrank_http_requests_total", route="/healthz", status="200")
         live_counter_files = list(metrics_dir.glob("counter_[0-9]*.db"))
