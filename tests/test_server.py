@@ -111,6 +111,17 @@ def test_a_request_id_round_trips_through_gunicorn(two_workers):
     assert "pipeline-7.3" in served_pids(two_workers.log_path)
 
 
+def _start_upload(
+    port: int, path: str, content_type: str, length: int
+) -> http.client.HTTPConnection:
+    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+    connection.putrequest("POST", path)
+    connection.putheader("Content-Type", content_type)
+    connection.putheader("Content-Length", str(length))
+    connection.endheaders()
+    return connection
+
+
 def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array)
@@ -128,12 +139,10 @@ def test_health_answers_and_rankings_get_503_while_the_only_slot_streams(tmp_pat
         "ALRANK_RETRY_AFTER_SECONDS": "2",
     }
     with running_server(tmp_path, settings) as server:
-        slow = http.client.HTTPConnection(HOST, server.port, timeout=60)
+        slow = _start_upload(
+            server.port, "/v1/rank?strategy=entropy&budget=3", "application/x-npy", len(body)
+        )
         try:
-            slow.putrequest("POST", "/v1/rank?strategy=entropy&budget=3")
-            slow.putheader("Content-Type", "application/x-npy")
-            slow.putheader("Content-Length", str(len(body)))
-            slow.endheaders()
             slow.send(body[: len(body) // 2])  # the ranking is in flight, its slot held
             for path in ("/healthz", "/readyz", "/metrics"):
                 assert request(server.port, "GET", path)[0] == 200
@@ -165,12 +174,10 @@ def test_a_stalled_upload_ends_and_frees_its_slot(tmp_path):
         "ALRANK_BODY_READ_TIMEOUT_SECONDS": "1",
     }
     with running_server(tmp_path, settings) as server:
-        stalled = http.client.HTTPConnection(HOST, server.port, timeout=60)
+        stalled = _start_upload(
+            server.port, "/v1/rank?strategy=margin&budget=2", "application/x-npy", len(body)
+        )
         try:
-            stalled.putrequest("POST", "/v1/rank?strategy=margin&budget=2")
-            stalled.putheader("Content-Type", "application/x-npy")
-            stalled.putheader("Content-Length", str(len(body)))
-            stalled.endheaders()
             stalled.send(body[: len(body) // 3])  # and then nothing more
             answer = stalled.getresponse()
             problem = json.loads(answer.read())
@@ -180,17 +187,6 @@ def test_a_stalled_upload_ends_and_frees_its_slot(tmp_path):
         assert problem["status"] == 400
         # The slot is free again: the only one, with no wait.
         assert request(server.port, "POST", "/v1/rank", RANK_BODY)[0] == 200
-
-
-def _start_upload(
-    port: int, path: str, content_type: str, length: int
-) -> http.client.HTTPConnection:
-    connection = http.client.HTTPConnection(HOST, port, timeout=60)
-    connection.putrequest("POST", path)
-    connection.putheader("Content-Type", content_type)
-    connection.putheader("Content-Length", str(length))
-    connection.endheaders()
-    return connection
 
 
 def test_a_slow_json_sender_holds_no_slot_and_meets_the_deadline(tmp_path):
