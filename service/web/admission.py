@@ -45,9 +45,11 @@ class ComputeSlots:
     directory: Path
     count: int
 
+    def __post_init__(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+
     def try_acquire(self) -> int | None:
         """A descriptor holding a free slot's lock, or None when all are taken."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         for slot in range(self.count):
             descriptor = os.open(self.directory / f"slot-{slot}", os.O_RDWR | os.O_CREAT, 0o600)
             try:
