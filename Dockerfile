@@ -21,10 +21,13 @@ RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
 FROM python:3.11-slim-bookworm AS runtime
 # At run time the service writes only to /tmp, /dev/shm and the model store.
 # (gunicorn.conf.py also turns off gunicorn's control socket and onnxruntime's
-# telemetry, which would otherwise write under $HOME.)
+# telemetry, which would otherwise write under $HOME.) The ranking core's
+# compiled loops are cached under /tmp, so the first worker compiles them and
+# the rest load them.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TMPDIR=/tmp \
+    NUMBA_CACHE_DIR=/tmp/numba-cache \
     ORT_DISABLE_TELEMETRY=1 \
     ALRANK_BIND=0.0.0.0:8000 \
     ALRANK_MODEL_DIR=/var/lib/alrank/models

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from service.config import load_config
+from service.ranking.warmup import warm_up
 from service.web import admission, docs, meta, models, observability, rank
 from service.web.problems import register_error_handlers
 
@@ -29,4 +30,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     # The model store: its directory and settings (ALRANK_MODEL_DIR, ...) are
     # read here; ONNX sessions are created lazily, in each worker, after the fork.
     models.init_app(app)
+    # Compiles the ranking loops (or loads them from disk) before the worker
+    # takes its first request.
+    warm_up()
     return app

@@ -50,7 +50,6 @@ def test_every_setting_is_in_the_configuration_tables(name):
     assert f"| `ALRANK_{name}` |" in configuration
 
 
-
 def _metric_names() -> list[str]:
     from prometheus_client.metrics import MetricWrapperBase
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.errors import InvalidInput
+from service.ranking import kernels
 from service.ranking.rowops import columns, ordered_sum, pass_columns, pass_rows, row_sum
 
 # Rows of a probability matrix must sum to 1 within this absolute tolerance.
@@ -112,6 +113,8 @@ def check_pass_columns(
 def _probability_columns_pass(cols: np.ndarray, *, class_axis: int, atol: float) -> bool:
     """Whether every entry of ``cols`` is >= 0 and every sum over ``class_axis`` is 1
     within ``atol``: check_probabilities' fast path on columns."""
+    if class_axis == 0 and cols.ndim == 2 and cols.shape[0] >= 1 and kernels.compiled_layout(cols):
+        return kernels.failing_probability_rows(cols, atol) == 0
     # The minimum is NaN if any entry is, and below 0 if any is negative or
     # -Inf; +Inf makes its row's sum +Inf. Entries >= 0 in a row summing to
     # at most 1 + atol are each at most 1 + atol, so no pass for the maximum.

@@ -4,7 +4,9 @@ numpy reduces a short last axis slowly: ``x.max(axis=1)`` over 10 classes calls
 its inner loop once per row. Copied once into its class columns, (c, n) with
 each column contiguous, a chunk reduces over axis 0 instead: c - 1 vectorized
 passes over whole columns. The copy is the one pass that gathers every row;
-the reductions after it run on cache-resident columns.
+the reductions after it run on cache-resident columns. For C-contiguous
+float32 and float64 arrays the copy and the reductions are compiled loops
+(see kernels) giving the same results as the numpy code here.
 
 A row's result depends on that row alone (sums add the classes in order), so
 equal rows give equal results in any chunk, whatever its size.
@@ -16,10 +18,16 @@ import math
 
 import numpy as np
 
+from service.ranking import kernels
+
 
 def columns(values: np.ndarray) -> np.ndarray:
     """The class columns of ``values`` (n, c): a new C-contiguous array (c, n)."""
-    return values.T.copy()
+    if not kernels.compiled_layout(values):
+        return values.T.copy()
+    cols = np.empty(values.shape[::-1], values.dtype)
+    kernels.transpose_into(values, cols)
+    return cols
 
 
 def pass_columns(samples: np.ndarray) -> np.ndarray:
@@ -38,7 +46,14 @@ def pass_rows(cols: np.ndarray) -> np.ndarray:
 
 
 def column_max(cols: np.ndarray) -> np.ndarray:
-    """Maximum of each row, from class columns: (c, n) -> (n,), same dtype."""
+    """Maximum of each row, from class columns: (c, n) -> (n,), same dtype.
+
+    ``cols`` must hold no NaN.
+    """
+    if cols.ndim == 2 and cols.shape[0] >= 1 and kernels.compiled_layout(cols):
+        largest = np.empty(cols.shape[1], cols.dtype)
+        kernels.max_into(cols, largest)
+        return largest
     return np.maximum.reduce(cols, axis=0)
 
 
@@ -72,13 +87,20 @@ def column_top_two(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Largest and second-largest value of each row, from class columns.
 
     (c, n) with c >= 2 -> ((n,), (n,)), new arrays of the same dtype. A tie for
-    the top gives equal values, so ``first - second`` is 0 there.
+    the top gives equal values, so ``first - second`` is 0 there. ``cols``
+    must hold no NaN.
 
-    A knockout tournament: the columns play in pairs and the winners play on,
-    an odd column out waiting for the final. The second largest lost exactly
-    one match, to the largest, and no loser beats it, so it is the largest of
-    all losers. Each round is a few whole-block numpy calls.
+    Compiled for the float arrays kernels take. Otherwise a knockout
+    tournament: the columns play in pairs and the winners play on, an odd
+    column out waiting for the final. The second largest lost exactly one
+    match, to the largest, and no loser beats it, so it is the largest of all
+    losers. Each round is a few whole-block numpy calls.
     """
+    if cols.ndim == 2 and cols.shape[0] >= 2 and kernels.compiled_layout(cols):
+        first = np.empty(cols.shape[1], cols.dtype)
+        second = np.empty(cols.shape[1], cols.dtype)
+        kernels.top_two_into(cols, first, second)
+        return first, second
     players = cols
     waiting: list[np.ndarray] = []
     second: np.ndarray | None = None

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from service.ranking import kernels
 from service.ranking.rowops import column_max, column_sum, column_top_two, columns
 
 
 def least_confidence_of_columns(cols: np.ndarray) -> np.ndarray:
     """1 - p1, where p1 is the row's largest probability. Range [0, 1 - 1/c]."""
+    if _compiled(cols):
+        scores = np.empty(cols.shape[1], cols.dtype)
+        kernels.least_confidence_into(cols, scores)
+        return scores
     scores = column_max(cols)
     np.subtract(1, scores, out=scores)
     return np.maximum(scores, 0, out=scores)
@@ -27,6 +32,10 @@ def least_confidence_of_columns(cols: np.ndarray) -> np.ndarray:
 
 def margin_of_columns(cols: np.ndarray) -> np.ndarray:
     """1 - (p1 - p2), p1 and p2 the two largest probabilities. Range [0, 1]."""
+    if _compiled(cols):
+        scores = np.empty(cols.shape[1], cols.dtype)
+        kernels.margin_into(cols, scores)
+        return scores
     first, second = column_top_two(cols)
     np.subtract(first, second, out=first)
     np.subtract(1, first, out=first)
@@ -35,15 +44,26 @@ def margin_of_columns(cols: np.ndarray) -> np.ndarray:
 
 def ratio_of_columns(cols: np.ndarray) -> np.ndarray:
     """p2 / p1, the second-largest over the largest probability. Range [0, 1]."""
+    if _compiled(cols):
+        scores = np.empty(cols.shape[1], cols.dtype)
+        kernels.ratio_into(cols, scores)
+        return scores
     first, second = column_top_two(cols)
     return np.divide(second, first, out=second)
 
 
 def entropy_of_columns(cols: np.ndarray) -> np.ndarray:
     """Shannon entropy -sum_c p_c log p_c in nats, with 0 log 0 = 0. Range [0, log c]."""
+    tiny = np.finfo(cols.dtype).tiny
+    if _compiled(cols):
+        with np.errstate(divide="ignore"):  # log 0 = -inf is not used: see entropy_into
+            logs = np.log(cols)
+        scores = np.empty(cols.shape[1], cols.dtype)
+        kernels.entropy_into(cols, logs, tiny, scores)
+        return scores
     # log(max(p, tiny)) is finite, and 0 * finite = 0 gives the 0 log 0 = 0 rule
     # without a branch or a NaN.
-    terms = np.maximum(cols, np.finfo(cols.dtype).tiny)
+    terms = np.maximum(cols, tiny)
     np.log(terms, out=terms)
     np.multiply(terms, cols, out=terms)
     scores = column_sum(terms)
@@ -70,3 +90,8 @@ def ratio(probs: np.ndarray) -> np.ndarray:
 def entropy(probs: np.ndarray) -> np.ndarray:
     """Entropy in nats of each row of ``probs`` (n, c); see entropy_of_columns."""
     return entropy_of_columns(columns(probs))
+
+
+def _compiled(cols: np.ndarray) -> bool:
+    """Whether the compiled loops score ``cols``: 2-D class columns they take."""
+    return cols.ndim == 2 and cols.shape[0] >= 2 and kernels.compiled_layout(cols)

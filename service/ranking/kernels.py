@@ -1,0 +1,164 @@
+"""Compiled loops for the per-chunk passes numpy can only do in many calls.
+
+Laying a chunk of rows out by class columns is a transpose numpy does one
+column at a time, sweeping the whole chunk per class; checking and scoring
+it then takes a dozen ufunc calls, each a few microseconds of overhead on a
+chunk that takes a few microseconds to read. Each loop here does its pass in
+one call, without the GIL; the transpose works through ``BLOCK`` rows at a
+time, so the rows it reads stay in the first-level cache.
+
+The loops give bit-for-bit the results of the numpy code they replace (see
+rowops and checks): sums add the classes in order, in the array's own
+dtype, and nothing is reassociated or fused (no fast-math).
+
+Arrays are float32 or float64 and C-contiguous; callers fall back to numpy
+for anything else (see ``compiled_layout``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# Rows per block: 16 float32 rows of up to 16 classes fill 16 cache lines.
+BLOCK = 16
+
+
+def _compiled(func):  # type: ignore[no-untyped-def]
+    """``func`` compiled to release the GIL, its machine code cached on disk when
+    some cache directory is writable (see NUMBA_CACHE_DIR in the README)."""
+    try:
+        return numba.njit(nogil=True, cache=True)(func)
+    except RuntimeError:  # no writable cache directory: compile in memory
+        return numba.njit(nogil=True)(func)
+
+
+def compiled_layout(values: np.ndarray) -> bool:
+    """Whether the loops here take ``values``: C-contiguous float32 or float64."""
+    return values.dtype in (np.float32, np.float64) and values.flags.c_contiguous
+
+
+@_compiled
+def transpose_into(rows: np.ndarray, cols: np.ndarray) -> None:
+    """Write ``rows`` (m, c) into ``cols`` (c, m): cols[k, i] = rows[i, k]."""
+    m, c = rows.shape
+    full = m - m % BLOCK
+    for start in range(0, full, BLOCK):
+        for k in range(c):
+            for j in range(BLOCK):
+                cols[k, start + j] = rows[start + j, k]
+    for i in range(full, m):
+        for k in range(c):
+            cols[k, i] = rows[i, k]
+
+
+@_compiled
+def failing_probability_rows(cols: np.ndarray, atol: float) -> int:
+    """How many rows, given as class columns ``cols`` (c, m), fail check_probabilities.
+
+    A row fails if an entry is not >= 0 (negative or NaN) or its sum, added
+    in class order in the dtype of ``cols``, differs from 1 by more than
+    ``atol``; the difference is taken in float64, so it is exact wherever it
+    could pass. 0 means every row passes.
+    """
+    c, m = cols.shape
+    sums = cols[0].copy()
+    bad = np.empty(m, np.uint8)
+    for i in range(m):
+        bad[i] = 0 if cols[0, i] >= 0 else 1
+    for k in range(1, c):
+        for i in range(m):
+            value = cols[k, i]
+            sums[i] += value
+            bad[i] |= 0 if value >= 0 else 1
+    failing = 0
+    for i in range(m):
+        failing += bad[i] | (0 if abs(np.float64(sums[i]) - 1.0) <= atol else 1)
+    return failing
+
+
+@_compiled
+def max_into(cols: np.ndarray, out: np.ndarray) -> None:
+    """Largest entry of each column of ``cols`` (c, m), written to ``out`` (m,).
+    ``cols`` must hold no NaN."""
+    c, m = cols.shape
+    for i in range(m):
+        out[i] = cols[0, i]
+    for k in range(1, c):
+        for i in range(m):
+            value = cols[k, i]
+            out[i] = value if value > out[i] else out[i]
+
+
+@_compiled
+def top_two_into(cols: np.ndarray, first: np.ndarray, second: np.ndarray) -> None:
+    """Largest and second-largest entry of each column of ``cols`` (c >= 2, m),
+    written to ``first`` and ``second`` (m,). ``cols`` must hold no NaN (the
+    input checks run first)."""
+    c, m = cols.shape
+    for i in range(m):
+        a, b = cols[0, i], cols[1, i]
+        first[i] = a if a >= b else b
+        second[i] = b if a >= b else a
+    for k in range(2, c):
+        for i in range(m):
+            value, top = cols[k, i], first[i]
+            # The new second is the larger of the old one and min(top, value).
+            low = value if value < top else top
+            second[i] = low if low > second[i] else second[i]
+            first[i] = value if value > top else top
+
+
+@_compiled
+def least_confidence_into(cols: np.ndarray, out: np.ndarray) -> None:
+    """max(1 - p1, 0) of each column of ``cols`` (c, m), p1 its largest entry,
+    written to ``out`` (m,). ``cols`` must hold no NaN."""
+    max_into(cols, out)
+    for i in range(out.shape[0]):
+        # Rounded to the dtype of ``out``, as numpy's subtraction would be.
+        score = out.dtype.type(1 - out[i])
+        out[i] = score if score > 0 else 0
+
+
+@_compiled
+def margin_into(cols: np.ndarray, out: np.ndarray) -> None:
+    """max(1 - (p1 - p2), 0) of each column of ``cols`` (c >= 2, m), p1 and p2
+    its two largest entries, written to ``out`` (m,). ``cols`` must hold no NaN."""
+    second = np.empty_like(out)
+    top_two_into(cols, out, second)
+    for i in range(out.shape[0]):
+        # Each operation is rounded to the dtype of ``out``, as numpy's would be.
+        score = out.dtype.type(1 - (out[i] - second[i]))
+        out[i] = score if score > 0 else 0
+
+
+@_compiled
+def ratio_into(cols: np.ndarray, out: np.ndarray) -> None:
+    """p2 / p1 of each column of ``cols`` (c >= 2, m), written to ``out`` (m,).
+    ``cols`` must hold no NaN."""
+    first = np.empty_like(out)
+    top_two_into(cols, first, out)
+    for i in range(out.shape[0]):
+        out[i] = out[i] / first[i]
+
+
+@_compiled
+def entropy_into(cols: np.ndarray, logs: np.ndarray, tiny: float, out: np.ndarray) -> None:
+    """max(-sum_k p_k log(max(p_k, tiny)), 0) of each column of probabilities
+    ``cols`` (c, m), given ``logs`` = log(cols) (c, m), written to ``out`` (m,).
+
+    ``tiny`` is the dtype's smallest normal number; entries below it (zeros
+    included) use log(tiny), so 0 log 0 = 0. The terms are added in class order.
+    """
+    c, m = cols.shape
+    log_tiny = np.log(out.dtype.type(tiny))
+    for i in range(m):
+        p = cols[0, i]
+        out[i] = p * (logs[0, i] if p >= tiny else log_tiny)
+    for k in range(1, c):
+        for i in range(m):
+            p = cols[k, i]
+            out[i] += p * (logs[k, i] if p >= tiny else log_tiny)
+    for i in range(m):
+        score = -out[i]
+        out[i] = score if score > 0 else 0
