@@ -26,11 +26,16 @@ BLOCK = 16
 
 def _compiled(func):  # type: ignore[no-untyped-def]
     """``func`` compiled to release the GIL, its machine code cached on disk when
-    some cache directory is writable (see NUMBA_CACHE_DIR in the README)."""
+    some cache directory is writable (see NUMBA_CACHE_DIR in the README).
+
+    Division follows numpy (x / 0 is inf or NaN) rather than raising, which
+    also lets the compiler vectorize it.
+    """
+    options = {"nogil": True, "error_model": "numpy"}
     try:
-        return numba.njit(nogil=True, cache=True)(func)
+        return numba.njit(cache=True, **options)(func)
     except RuntimeError:  # no writable cache directory: compile in memory
-        return numba.njit(nogil=True)(func)
+        return numba.njit(**options)(func)
 
 
 def compiled_layout(values: np.ndarray) -> bool:

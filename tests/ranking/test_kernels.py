@@ -211,3 +211,24 @@ def test_compiled_scores_of_hand_worked_rows(dtype):
     np.testing.assert_allclose(entropy_of_columns(cols), expected, rtol=1e-6)
     assert entropy_of_columns(cols)[1] == 0
     assert not np.signbit(entropy_of_columns(cols)[1])
+
+
+def test_loops_compile_in_memory_where_no_cache_directory_is_writable(monkeypatch):
+    """numba refuses cache=True when it finds no writable cache directory; the
+    loop is then compiled without a disk cache rather than failing the import."""
+    real_njit = kernels.numba.njit
+
+    def njit(*args, **options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_njit(*args, **options)
+
+    monkeypatch.setattr(kernels.numba, "njit", njit)
+
+    def add_one(values):
+        return values + 1
+
+    loop = kernels._compiled(add_one)
+    assert loop(np.arange(3.0)).tolist() == [1.0, 2.0, 3.0]
+    assert type(loop._cache).__name__ == "NullCache"
+    assert type(kernels.max_into._cache).__name__ == "FunctionCache"
