@@ -113,7 +113,7 @@ def check_pass_columns(
 def _probability_columns_pass(cols: np.ndarray, *, class_axis: int, atol: float) -> bool:
     """Whether every entry of ``cols`` is >= 0 and every sum over ``class_axis`` is 1
     within ``atol``: check_probabilities' fast path on columns."""
-    if class_axis == 0 and cols.ndim == 2 and cols.shape[0] >= 1 and kernels.compiled_layout(cols):
+    if class_axis == 0 and kernels.compiled_layout(cols, min_rows=1):
         return kernels.failing_probability_rows(cols, atol) == 0
     # The minimum is NaN if any entry is, and below 0 if any is negative or
     # -Inf; +Inf makes its row's sum +Inf. Entries >= 0 in a row summing to

@@ -38,9 +38,15 @@ def _compiled(func):  # type: ignore[no-untyped-def]
         return numba.njit(**options)(func)
 
 
-def compiled_layout(values: np.ndarray) -> bool:
-    """Whether the loops here take ``values``: C-contiguous float32 or float64."""
-    return values.dtype in (np.float32, np.float64) and values.flags.c_contiguous
+def compiled_layout(values: np.ndarray, *, min_rows: int = 0) -> bool:
+    """Whether the loops here take ``values``: a C-contiguous float32 or float64
+    matrix with at least ``min_rows`` rows (for class columns, classes)."""
+    return (
+        values.ndim == 2
+        and values.shape[0] >= min_rows
+        and values.dtype in (np.float32, np.float64)
+        and values.flags.c_contiguous
+    )
 
 
 @_compiled

@@ -50,7 +50,7 @@ def column_max(cols: np.ndarray) -> np.ndarray:
 
     ``cols`` must hold no NaN.
     """
-    if cols.ndim == 2 and cols.shape[0] >= 1 and kernels.compiled_layout(cols):
+    if kernels.compiled_layout(cols, min_rows=1):
         largest = np.empty(cols.shape[1], cols.dtype)
         kernels.max_into(cols, largest)
         return largest
@@ -96,7 +96,7 @@ def column_top_two(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     match, to the largest, and no loser beats it, so it is the largest of all
     losers. Each round is a few whole-block numpy calls.
     """
-    if cols.ndim == 2 and cols.shape[0] >= 2 and kernels.compiled_layout(cols):
+    if kernels.compiled_layout(cols, min_rows=2):
         first = np.empty(cols.shape[1], cols.dtype)
         second = np.empty(cols.shape[1], cols.dtype)
         kernels.top_two_into(cols, first, second)

@@ -13,6 +13,8 @@ they stay in their documented range.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from service.ranking import kernels
@@ -21,10 +23,8 @@ from service.ranking.rowops import column_max, column_sum, column_top_two, colum
 
 def least_confidence_of_columns(cols: np.ndarray) -> np.ndarray:
     """1 - p1, where p1 is the row's largest probability. Range [0, 1 - 1/c]."""
-    if _compiled(cols):
-        scores = np.empty(cols.shape[1], cols.dtype)
-        kernels.least_confidence_into(cols, scores)
-        return scores
+    if kernels.compiled_layout(cols, min_rows=2):
+        return _compiled_scores(kernels.least_confidence_into, cols)
     scores = column_max(cols)
     np.subtract(1, scores, out=scores)
     return np.maximum(scores, 0, out=scores)
@@ -32,10 +32,8 @@ def least_confidence_of_columns(cols: np.ndarray) -> np.ndarray:
 
 def margin_of_columns(cols: np.ndarray) -> np.ndarray:
     """1 - (p1 - p2), p1 and p2 the two largest probabilities. Range [0, 1]."""
-    if _compiled(cols):
-        scores = np.empty(cols.shape[1], cols.dtype)
-        kernels.margin_into(cols, scores)
-        return scores
+    if kernels.compiled_layout(cols, min_rows=2):
+        return _compiled_scores(kernels.margin_into, cols)
     first, second = column_top_two(cols)
     np.subtract(first, second, out=first)
     np.subtract(1, first, out=first)
@@ -44,10 +42,8 @@ def margin_of_columns(cols: np.ndarray) -> np.ndarray:
 
 def ratio_of_columns(cols: np.ndarray) -> np.ndarray:
     """p2 / p1, the second-largest over the largest probability. Range [0, 1]."""
-    if _compiled(cols):
-        scores = np.empty(cols.shape[1], cols.dtype)
-        kernels.ratio_into(cols, scores)
-        return scores
+    if kernels.compiled_layout(cols, min_rows=2):
+        return _compiled_scores(kernels.ratio_into, cols)
     first, second = column_top_two(cols)
     return np.divide(second, first, out=second)
 
@@ -55,12 +51,10 @@ def ratio_of_columns(cols: np.ndarray) -> np.ndarray:
 def entropy_of_columns(cols: np.ndarray) -> np.ndarray:
     """Shannon entropy -sum_c p_c log p_c in nats, with 0 log 0 = 0. Range [0, log c]."""
     tiny = np.finfo(cols.dtype).tiny
-    if _compiled(cols):
+    if kernels.compiled_layout(cols, min_rows=2):
         with np.errstate(divide="ignore"):  # log 0 = -inf is not used: see entropy_into
             logs = np.log(cols)
-        scores = np.empty(cols.shape[1], cols.dtype)
-        kernels.entropy_into(cols, logs, tiny, scores)
-        return scores
+        return _compiled_scores(kernels.entropy_into, cols, logs, tiny)
     # log(max(p, tiny)) is finite, and 0 * finite = 0 gives the 0 log 0 = 0 rule
     # without a branch or a NaN.
     terms = np.maximum(cols, tiny)
@@ -92,6 +86,9 @@ def entropy(probs: np.ndarray) -> np.ndarray:
     return entropy_of_columns(columns(probs))
 
 
-def _compiled(cols: np.ndarray) -> bool:
-    """Whether the compiled loops score ``cols``: 2-D class columns they take."""
-    return cols.ndim == 2 and cols.shape[0] >= 2 and kernels.compiled_layout(cols)
+def _compiled_scores(loop: Callable[..., None], cols: np.ndarray, *args: object) -> np.ndarray:
+    """The scores (n,) a compiled ``loop`` writes for class columns ``cols`` (c, n),
+    called as loop(cols, *args, scores)."""
+    scores = np.empty(cols.shape[1], cols.dtype)
+    loop(cols, *args, scores)
+    return scores

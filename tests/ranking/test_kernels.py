@@ -58,6 +58,9 @@ def test_compiled_layout_takes_c_contiguous_float32_and_float64_only():
     assert not kernels.compiled_layout(np.zeros((3, 4), np.int64))
     assert not kernels.compiled_layout(np.zeros((3, 4), np.float64, order="F"))
     assert not kernels.compiled_layout(np.zeros((3, 8))[:, ::2])
+    assert not kernels.compiled_layout(np.zeros((2, 3, 4)))
+    assert kernels.compiled_layout(np.zeros((2, 4)), min_rows=2)
+    assert not kernels.compiled_layout(np.zeros((1, 4)), min_rows=2)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
