@@ -69,3 +69,48 @@ def rank(
         selection=selection or Selection(),
     )
     return rank_chunks(chunked(pool, chunk or len(pool)), pool_size=len(pool), plan=plan)
+
+
+def rank_request(
+    strategy,
+    arrays,
+    budget,
+    *,
+    exclude=(),
+    seed=None,
+    params=None,
+    normalize=False,
+    selection=None,
+    chunk_rows=None,
+    return_all_scores=False,
+) -> Ranking:
+    """Rank ``arrays`` (a dict of numpy arrays by field name, e.g. "probabilities",
+    "embeddings") with the registered ``strategy`` as the service does, the pool's
+    input read in chunks of ``chunk_rows`` rows (default: one chunk).
+
+    InvalidInput when the request is invalid (budget over the eligible pool, say).
+    """
+    from service.ranking.checks import check_budget, check_exclude
+    from service.ranking.pipeline import rank_batch
+
+    chosen = STRATEGIES[strategy]
+    given = [name for name in INPUT_KINDS if name in arrays]
+    kind = INPUT_KINDS[given[0]] if given else None
+    pool = arrays[given[0]] if given else arrays["embeddings"]
+    checked_exclude = check_exclude(np.asarray(exclude, dtype=np.int64), pool_size=len(pool))
+    check_budget(budget, pool_size=len(pool), n_excluded=checked_exclude.shape[0])
+    plan = RankPlan(
+        strategy=chosen,
+        input_kind=kind,
+        budget=budget,
+        exclude=checked_exclude,
+        options={**(params or {}), "normalize": normalize},
+        seed=seed,
+        keep_all_scores=return_all_scores,
+        selection=selection or Selection(),
+    )
+    chunks = chunked(pool, chunk_rows or len(pool)) if kind is not None else None
+    if chosen.pointwise:
+        return rank_chunks(chunks, pool_size=len(pool), plan=plan)
+    others = {role: array for role, array in arrays.items() if role not in INPUT_KINDS}
+    return rank_batch(chunks, others, pool_size=len(pool), plan=plan)
