@@ -409,8 +409,9 @@ def rank_fields(
     return_all_scores: bool = False,
 ) -> dict[str, str]:
     """The scalar fields of a rank request as query or form text; unset ones are left out."""
+    beta_field: object = beta
     if isinstance(selection, Mapping):
-        beta = selection.get("beta", beta)  # type: ignore[assignment]
+        beta_field = selection.get("beta", beta)
         selection = str(selection["method"])
     values: dict[str, object] = {
         "strategy": strategy,
@@ -418,7 +419,7 @@ def rank_fields(
         "exclude": _index_list(exclude),
         "seed": None if seed is None else operator.index(seed),
         "selection": selection,
-        "beta": beta,
+        "beta": beta_field,
         "normalize": normalize or None,
         "return_all_scores": return_all_scores or None,
     }
@@ -484,7 +485,8 @@ def npy_chunks(array: np.ndarray) -> Chunks:
     except ValueError:
         header = io.BytesIO()
         np.lib.format.write_array_header_2_0(header, metadata)
-    data = memoryview(contiguous.reshape(-1)).cast("B") if contiguous.size else b""
+    # ``.data`` is memoryview(array); numpy declares the buffer protocol for 3.12+ only.
+    data = contiguous.reshape(-1).data.cast("B") if contiguous.size else b""
     return [header.getvalue(), data]
 
 

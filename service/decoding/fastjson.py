@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable
 from itertools import chain
+from typing import Any
 
 import numpy as np
 import simdjson
@@ -95,7 +96,8 @@ def _rows_have_length(value: simdjson.Array, shape: tuple[int, ...]) -> bool:
     proxies would cost more than walking the levels above it again.
     """
     for depth, size in enumerate(shape):
-        level: Iterable[simdjson.Array] = [value]
+        # Rows at this depth: Arrays, or numbers where the JSON has them (len fails).
+        level: Iterable[Any] = [value]
         for _ in range(depth):
             level = chain.from_iterable(level)
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from service.decoding.limits import ArrayLimits
@@ -78,7 +80,7 @@ def integers_from_json(value: object, *, name: str) -> np.ndarray:
         raise InvalidInput("an index does not fit in 64 bits", field=name) from None
 
 
-def _holds_boolean(value: list) -> bool:
+def _holds_boolean(value: list[Any]) -> bool:
     """Whether nested lists hold a boolean anywhere."""
     stack = [value]
     while stack:
@@ -91,7 +93,7 @@ def _holds_boolean(value: list) -> bool:
     return False
 
 
-def _ragged_reason(value: list) -> str:
+def _ragged_reason(value: list[Any]) -> str:
     """Say where the rows of ``value`` stop having one shape."""
     lengths = [len(row) if isinstance(row, list) else None for row in value]
     first = lengths[0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -22,6 +22,15 @@ from service.ranking.chunks import chunk_slices
 MAX_HEADER_BYTES = 10_000
 
 
+class ByteStream(Protocol):
+    """What a .npy body is read from: a binary stream with ``readinto``, such as
+    ``io.BytesIO`` or werkzeug's request and file-part streams."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
 class NpyReader:
     """One .npy array read from ``stream``; ``chunks`` yields its rows in order.
 
@@ -29,7 +38,7 @@ class NpyReader:
     reader is built; ``working_dtype`` is the float type rows are returned in.
     """
 
-    def __init__(self, stream: BinaryIO, *, name: str, limits: ArrayLimits) -> None:
+    def __init__(self, stream: ByteStream, *, name: str, limits: ArrayLimits) -> None:
         self.name = name
         self._stream = stream
         self.shape, self.fortran_order, self.dtype = _read_header(stream, name)
@@ -62,7 +71,7 @@ class NpyReader:
         self._start()
         data = self._read_exact(math.prod(self.shape) * self.dtype.itemsize)
         self._expect_end()
-        order = "F" if self.fortran_order else "C"
+        order: Literal["F", "C"] = "F" if self.fortran_order else "C"
         array = np.frombuffer(data, self.dtype).reshape(self.shape, order=order)
         return self._convert(np.ascontiguousarray(array))
 
@@ -99,7 +108,7 @@ class NpyReader:
             )
 
 
-def _read_header(stream: BinaryIO, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+def _read_header(stream: ByteStream, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     """(shape, fortran_order, dtype) from the .npy magic string and header."""
     try:
         version = npy_format.read_magic(stream)

@@ -321,9 +321,10 @@ def _shape(shape: list[object]) -> list[object]:
 
 
 def _describe_arg(arg: ort.NodeArg) -> str:
-    if arg.type.startswith("tensor("):
-        return f"{arg.type} with shape {_shape(arg.shape)}"
-    return arg.type
+    type_name: str = arg.type
+    if type_name.startswith("tensor("):
+        return f"{type_name} with shape {_shape(arg.shape)}"
+    return type_name
 
 
 def _list_args(args: list[ort.NodeArg]) -> str:

@@ -91,7 +91,8 @@ def validate_model_file(path: Path, limits: ValidationLimits) -> dict[str, Any]:
         raise ModelRejected(_death_reason(child.returncode, limits))
     if answer.get("verdict") != "ok":
         raise ModelRejected(str(answer.get("reason", "the model was refused")))
-    return answer["signature"]
+    signature: dict[str, Any] = answer["signature"]
+    return signature
 
 
 def _parse_answer(stdout: bytes) -> dict[str, Any] | None:

@@ -40,7 +40,8 @@ def centered(points: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarra
 
 def row_sq_norms(points: np.ndarray) -> np.ndarray:
     """||x_i||^2 of each row: (n, d) -> (n,), same dtype, without an (n, d) temporary."""
-    return np.einsum("ij,ij->i", points, points)
+    norms: np.ndarray = np.einsum("ij,ij->i", points, points)
+    return norms
 
 
 def sq_distances_from_products(
@@ -50,7 +51,8 @@ def sq_distances_from_products(
     products *= -2
     products += norms
     products += center_norm
-    return np.maximum(products, 0, out=products)
+    clipped: np.ndarray = np.maximum(products, 0, out=products)
+    return clipped
 
 
 def sq_distances_to(points: np.ndarray, norms: np.ndarray, center: int) -> np.ndarray:

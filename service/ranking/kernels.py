@@ -7,35 +7,45 @@ chunk that takes a few microseconds to read. Each loop here does its pass in
 one call, without the GIL; the transpose works through ``BLOCK`` rows at a
 time, so the rows it reads stay in the first-level cache.
 
-The loops give bit-for-bit the results of the numpy code they replace (see
-rowops and checks): sums add the classes in order, in the array's own
-dtype, and nothing is reassociated or fused (no fast-math).
+The loops add the classes in order, in the array's own dtype, and nothing
+is reassociated or fused (no fast-math), so a row's result depends on that
+row alone; the probability check gives bit-for-bit the verdict of the numpy
+check it shares its callers with (see checks).
 
-Arrays are float32 or float64 and C-contiguous; callers fall back to numpy
-for anything else (see ``compiled_layout``).
+Arrays are float32 or float64 and C-contiguous (see ``compiled_layout``):
+the working dtypes, laid out by rowops.columns. The scores take nothing
+else (see rowops.require_columns); the transpose and the probability check
+fall back to numpy for other layouts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
 import numba
 import numpy as np
+
+if TYPE_CHECKING:
+    from numba.core.dispatcher import Dispatcher
 
 # Rows per block: 16 float32 rows of up to 16 classes fill 16 cache lines.
 BLOCK = 16
 
+_Function = TypeVar("_Function", bound=Callable[..., object])
 
-def _compiled(func):  # type: ignore[no-untyped-def]
+
+def _compiled(func: _Function) -> Dispatcher[_Function]:
     """``func`` compiled to release the GIL, its machine code cached on disk when
     some cache directory is writable (see NUMBA_CACHE_DIR in the README).
 
     Division follows numpy (x / 0 is inf or NaN) rather than raising, which
     also lets the compiler vectorize it.
     """
-    options = {"nogil": True, "error_model": "numpy"}
     try:
-        return numba.njit(cache=True, **options)(func)
+        return numba.njit(cache=True, nogil=True, error_model="numpy")(func)
     except RuntimeError:  # no writable cache directory: compile in memory
-        return numba.njit(**options)(func)
+        return numba.njit(nogil=True, error_model="numpy")(func)
 
 
 def compiled_layout(values: np.ndarray, *, min_rows: int = 0) -> bool:
@@ -65,7 +75,7 @@ def transpose_into(rows: np.ndarray, cols: np.ndarray) -> None:
 
 @_compiled
 def failing_probability_rows(cols: np.ndarray, atol: float) -> int:
-    """How many rows, given as class columns ``cols`` (c, m), fail check_probabilities.
+    """How many rows, given as class columns ``cols`` (c, m), fail the probability check.
 
     A row fails if an entry is not >= 0 (negative or NaN) or its sum, added
     in class order in the dtype of ``cols``, differs from 1 by more than

@@ -15,8 +15,13 @@ from __future__ import annotations
 import hashlib
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, abort, request, send_from_directory
+
+if TYPE_CHECKING:
+    # What make_conditional is declared to return (it returns the response itself).
+    from werkzeug.wrappers import Response as BaseResponse
 
 blueprint = Blueprint("docs", __name__)
 
@@ -104,7 +109,7 @@ PAGE_ETAG = hashlib.sha256(PAGE_HTML.encode()).hexdigest()[:16]
 
 
 @blueprint.get("/docs")
-def page() -> Response:
+def page() -> BaseResponse:
     """The Swagger UI page; revalidated on every visit, it is small."""
     response = Response(PAGE_HTML, mimetype="text/html")
     response.cache_control.no_cache = True
@@ -113,9 +118,10 @@ def page() -> Response:
 
 
 @blueprint.get("/docs/<path:name>")
-def asset(name: str) -> Response:
+def asset(name: str) -> BaseResponse:
     """One file the page needs; 404 for any other name."""
     media_type = MEDIA_TYPES.get(Path(name).suffix)
+    response: BaseResponse
     if name == INITIALIZER_NAME and media_type:
         response = Response(INITIALIZER_JS, mimetype=media_type)
         response.set_etag(ASSET_VERSION)
