@@ -12,13 +12,19 @@ from pathlib import Path
 import numpy as np
 
 from service.ranking.chunks import chunk_slices
-from service.ranking.transforms import softmax
+from service.ranking.rowops import columns
+from service.ranking.transforms import softmax_of_columns
 
 # Logits are standard normal times this: larger means more confident rows.
 LOGIT_SCALE = 3.0
 # How far each Monte-Carlo pass strays from the item's mean logits.
 PASS_SCALE = 1.0
 _ELEMENTS_PER_STEP = 1 << 22
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``logits`` (m, c) as the service computes it."""
+    return softmax_of_columns(columns(logits)).T
 
 
 def probabilities(n: int, c: int, dtype: type = np.float32, seed: int = 0) -> np.ndarray:

@@ -97,7 +97,7 @@ def targets_section(figure: Figure) -> str:
     return (
         f"## Targets: N = {count(TARGET_N)}, C = {TARGET_C}, {TARGET_DTYPE}\n\n"
         'Multiples of one read pass over the same array. "Full path" is '
-        "service.ranking.pipeline.rank_chunks: input checks, scoring and top-k (budget 100); "
+        "service.jobs.rank: planning, input checks, scoring and top-k (budget 100); "
         '"checks alone" is the input preparation of the full path by itself: each chunk '
         "copied into its class columns and checked (scoring reuses that copy, so checks "
         "alone plus scoring alone exceed the full path).\n\n"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from service.config import load_config
-from service.ranking.warmup import warm_up
+from service.jobs.warmup import warm_up
 from service.web import admission, docs, meta, models, observability, rank
 from service.web.problems import register_error_handlers
 

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from itertools import chain
+from typing import Literal
 
 import numpy as np
 
 from service.decoding.sources import PoolSource
 from service.errors import InvalidInput
+from service.jobs.params import check_params
 from service.models.inference import inference_chunk_rows, predict_probabilities
 from service.models.store import ModelStore
 from service.ranking.checks import check_shape
 from service.ranking.params import Param
-from service.web.params import check_params
 
 FEATURES = "features"
 
@@ -50,11 +51,17 @@ class InferredSource:
     pipeline takes chunks of any size.
     """
 
-    def __init__(self, name: str, first: tuple[int, np.ndarray], rest: Iterator, n_rows: int):
+    def __init__(
+        self,
+        name: str,
+        first: tuple[int, np.ndarray],
+        rest: Iterator[tuple[int, np.ndarray]],
+        n_rows: int,
+    ) -> None:
         self.name = name
         self._first = first
         self._rest = rest
-        self.shape = (n_rows, first[1].shape[1])
+        self.shape: tuple[int, ...] = (n_rows, int(first[1].shape[1]))
 
     def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         return chain([self._first], self._rest)
@@ -66,9 +73,9 @@ class InferredSource:
 def score_features(
     sources: Mapping[str, PoolSource],
     params: Mapping[str, object],
-    model_ref: object,
+    model_ref: str | bytes | None,
     *,
-    store: ModelStore,
+    store: ModelStore | None,
     chunk_bytes: int,
     typed: bool,
 ) -> tuple[dict[str, PoolSource], dict[str, object], str | None]:
@@ -82,6 +89,8 @@ def score_features(
         raise InvalidInput(
             "features need a model: send model (an id or a bundled name)", field="model"
         )
+    if store is None:
+        raise ValueError("ranking features needs a model store")
     names = {param.name for param in FEATURE_PARAMS}
     options = check_params(
         {key: value for key, value in params.items() if key in names}, FEATURE_PARAMS, strict=typed
@@ -93,12 +102,19 @@ def score_features(
         model_id, session = model.id, store.session(model)
     features = sources[FEATURES].read_all()
     check_shape(features.shape, name=FEATURES, axes="ND")
-    kind = str(options["output_kind"])
+    kind: Literal["probabilities", "logits"] = (
+        "logits" if options["output_kind"] == "logits" else "probabilities"
+    )
+    output = options["output"]
     rows = inference_chunk_rows(
         features.shape[1], itemsize=features.dtype.itemsize, target_bytes=chunk_bytes
     )
     predicted = predict_probabilities(
-        session, features, output=options["output"], output_kind=kind, chunk_rows=rows
+        session,
+        features,
+        output=None if output is None else str(output),
+        output_kind=kind,
+        chunk_rows=rows,
     )
     first = next(iter(predicted))
     derived = {key: value for key, value in sources.items() if key != FEATURES}

@@ -8,7 +8,6 @@ place is a client bug worth reporting.
 from __future__ import annotations
 
 import numbers
-from typing import ClassVar
 
 from marshmallow import fields
 
@@ -20,11 +19,14 @@ class JsonInteger(fields.Integer):
     reported as out of range, not as "not an integer".
     """
 
-    default_error_messages: ClassVar[dict[str, str]] = {
+    # Not ClassVar: marshmallow's Field declares it as a plain attribute.
+    default_error_messages = {  # noqa: RUF012
         "too_large": "Integer out of range: must fit in 64 bits (at most 18446744073709551615)."
     }
 
     def __init__(self, **kwargs: object) -> None:
+        # kwargs are Integer's keyword arguments, which marshmallow types with a
+        # private TypedDict: passed through unchecked.
         super().__init__(strict=True, **kwargs)  # type: ignore[arg-type]
 
     def _validated(self, value: object) -> int:

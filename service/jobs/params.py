@@ -1,16 +1,21 @@
-"""Check a request's ``params`` against the parameters a strategy and input declare."""
+"""Check a request's ``params`` against the parameters a strategy and input declare.
+
+Each Param becomes a marshmallow field, so a bad value gets the same
+messages, under ``params.<name>``, as the request's other fields.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from service.ranking.params import Param
-from service.web.fields import JsonBoolean, JsonInteger, JsonNumber
+from service.jobs.fields import JsonBoolean, JsonInteger, JsonNumber
+from service.ranking.params import Param, ParamValue
 
 
-def _field(param: Param, *, strict: bool) -> fields.Field:
+def _field(param: Param, *, strict: bool) -> fields.Field[Any]:
     """A marshmallow field for ``param``; strict for JSON, parsing text otherwise."""
     validators: list[validate.Validator] = []
     if param.minimum is not None or param.maximum is not None:
@@ -19,7 +24,7 @@ def _field(param: Param, *, strict: bool) -> fields.Field:
         )
     if param.choices is not None:
         validators.append(validate.OneOf(param.choices))
-    kinds: dict[str, type[fields.Field]] = {
+    kinds: dict[str, type[fields.Field[Any]]] = {
         "number": JsonNumber if strict else fields.Float,
         "integer": JsonInteger if strict else fields.Integer,
         "string": fields.String,
@@ -33,7 +38,7 @@ def _field(param: Param, *, strict: bool) -> fields.Field:
 
 def check_params(
     given: Mapping[str, object], declared: Iterable[Param], *, strict: bool
-) -> dict[str, object]:
+) -> dict[str, ParamValue]:
     """``given`` checked and completed with defaults; unknown names are refused.
 
     ``strict`` (JSON bodies) wants values of the declared type; otherwise

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from service.decoding.sources import ArraySource
+from service.jobs.request import RankRequest
+from service.jobs.run import rank
 from service.ranking.inputs import INPUT_KINDS
 from service.ranking.kernels import BLOCK
-from service.ranking.pipeline import RankPlan, rank_chunks
 from service.ranking.registry import STRATEGIES
 
-# Enough rows for a full block and a remainder; three classes, two passes.
-_ROWS, _CLASSES, _PASSES = BLOCK + 3, 3, 2
+# Enough rows for a full block and a remainder.
+_ROWS = BLOCK + 3
 
 
 def warm_up() -> None:
     """Rank a tiny pool of every input kind, in float32 and float64, with every
-    pointwise strategy that takes it.
+    pointwise strategy that takes it, through the service's own entry point.
 
     The compiled loops (see kernels) are compiled for each dtype, or loaded
     from their disk cache, on first use: a few seconds when nothing is
@@ -23,16 +25,8 @@ def warm_up() -> None:
     """
     for dtype in (np.float32, np.float64):
         for kind in INPUT_KINDS.values():
-            pool = _tiny_pool(kind.name, dtype)
+            pool = kind.example(_ROWS, dtype)
             for strategy in STRATEGIES.values():
-                if strategy.pointwise and kind.name in strategy.inputs:
-                    plan = RankPlan(strategy=strategy, input_kind=kind, budget=1, seed=0)
-                    rank_chunks([(0, pool)], pool_size=_ROWS, plan=plan)
-
-
-def _tiny_pool(kind: str, dtype: type) -> np.ndarray:
-    """A valid pool of the input kind ``kind``: uniform probabilities, or zero logits."""
-    if kind == "logits":
-        return np.zeros((_ROWS, _CLASSES), dtype)
-    shape = (_ROWS, _PASSES, _CLASSES) if kind == "samples" else (_ROWS, _CLASSES)
-    return np.full(shape, 1 / _CLASSES, dtype)
+                if strategy.pointwise and strategy.accepts(kind):
+                    arrays = {name: ArraySource(array, name=name) for name, array in pool.items()}
+                    rank(RankRequest(strategy.name, budget=1, arrays=arrays, seed=0))

@@ -1,7 +1,7 @@
 """Batch strategies as the registry calls them: BatchInputs in, picks out.
 
 Each adapter takes the arrays it needs from BatchInputs, checks the
-parameters that depend on the pool (InvalidInput naming ``params.<name>``),
+parameters that depend on the pool (InvalidInput naming the parameter),
 and calls the pure function in ``diversity``.
 """
 
@@ -66,13 +66,13 @@ def cluster_margin(inputs: BatchInputs, budget: int) -> Picks:
         raise InvalidInput(
             f"candidates must lie between the budget ({budget}) and the pool items "
             f"available ({available}), got {candidates}",
-            field="params.candidates",
+            field="candidates",
         )
     clusters = _int_param(inputs, "clusters", budget)
     if clusters > candidates:
         raise InvalidInput(
             f"clusters must be at most candidates ({candidates}), got {clusters}",
-            field="params.clusters",
+            field="clusters",
         )
     return diversity.cluster_margin(
         _probs(inputs),
@@ -93,4 +93,4 @@ def _probs(inputs: BatchInputs) -> np.ndarray:
 
 def _int_param(inputs: BatchInputs, name: str, default: int) -> int:
     value = inputs.params.get(name)
-    return default if value is None else int(value)  # type: ignore[call-overload]
+    return default if value is None else int(value)

@@ -3,9 +3,8 @@
 Each ``*_of_columns`` function maps the pass columns ``cols`` of shape
 (t, c, n) (see rowops.pass_columns: for each pass and class, the pool items'
 probabilities, contiguous) to scores of shape (n,) in the same float dtype;
-higher means "label first". It leaves ``cols`` alone. The function of the
-plain name takes ``samples`` of shape (n, t, c): t passes (Monte-Carlo dropout
-passes or committee members) of class probabilities per pool item.
+higher means "label first". It leaves ``cols`` alone. The t passes are
+Monte-Carlo dropout passes or committee members.
 
 Entropies are in nats with 0 log 0 = 0. Sums over passes and over classes
 add in order, so an item's score never depends on the other items scored
@@ -16,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.ranking.rowops import column_max, column_sum, ordered_sum, pass_columns
+from service.ranking.rowops import column_max, column_sum, ordered_sum
 from service.ranking.uncertainty import entropy_of_columns
 
 
@@ -34,7 +33,7 @@ def pass_entropies_of_columns(cols: np.ndarray) -> np.ndarray:
     np.multiply(terms, cols, out=terms)
     entropies = ordered_sum(terms, axis=1)
     np.negative(entropies, out=entropies)
-    return np.maximum(entropies, 0, out=entropies)
+    return _clipped_at_zero(entropies)
 
 
 def predictive_entropy_of_columns(cols: np.ndarray) -> np.ndarray:
@@ -55,7 +54,7 @@ def bald_of_columns(cols: np.ndarray) -> np.ndarray:
     expected /= cols.shape[0]
     scores = predictive_entropy_of_columns(cols)
     scores -= expected
-    return np.maximum(scores, 0, out=scores)
+    return _clipped_at_zero(scores)
 
 
 def votes_of_columns(cols: np.ndarray) -> np.ndarray:
@@ -82,7 +81,8 @@ def variation_ratios_of_columns(cols: np.ndarray) -> np.ndarray:
     """
     modal = column_max(votes_of_columns(cols))
     modal /= cols.shape[0]
-    return np.subtract(1, modal, out=modal)
+    np.subtract(1, modal, out=modal)
+    return modal
 
 
 def vote_entropy_of_columns(cols: np.ndarray) -> np.ndarray:
@@ -120,51 +120,11 @@ def kl_max_disagreement_of_columns(cols: np.ndarray) -> np.ndarray:
     terms -= log_mean
     terms *= cols
     divergences = ordered_sum(terms, axis=1)  # (t, n)
-    worst = np.maximum.reduce(divergences, axis=0)
-    return np.maximum(worst, 0, out=worst)
+    worst: np.ndarray = np.maximum.reduce(divergences, axis=0)
+    return _clipped_at_zero(worst)
 
 
-def mean_over_passes(samples: np.ndarray) -> np.ndarray:
-    """The mean prediction (n, c): mean over the t passes of (n, t, c)."""
-    return mean_of_pass_columns(pass_columns(samples)).T
-
-
-def pass_entropies(samples: np.ndarray) -> np.ndarray:
-    """Entropy of each pass's prediction: (n, t, c) -> (n, t)."""
-    return pass_entropies_of_columns(pass_columns(samples)).T
-
-
-def votes(samples: np.ndarray) -> np.ndarray:
-    """Vote counts (n, c); see votes_of_columns."""
-    return votes_of_columns(pass_columns(samples)).T
-
-
-def predictive_entropy(samples: np.ndarray) -> np.ndarray:
-    """H(mean_t p_t) of each item of ``samples`` (n, t, c); see predictive_entropy_of_columns."""
-    return predictive_entropy_of_columns(pass_columns(samples))
-
-
-def bald(samples: np.ndarray) -> np.ndarray:
-    """BALD of each item of ``samples`` (n, t, c); see bald_of_columns."""
-    return bald_of_columns(pass_columns(samples))
-
-
-def variation_ratios(samples: np.ndarray) -> np.ndarray:
-    """Variation ratio of each item of ``samples`` (n, t, c); see variation_ratios_of_columns."""
-    return variation_ratios_of_columns(pass_columns(samples))
-
-
-def vote_entropy(samples: np.ndarray) -> np.ndarray:
-    """Vote entropy of each item of ``samples`` (n, t, c); see vote_entropy_of_columns."""
-    return vote_entropy_of_columns(pass_columns(samples))
-
-
-def mean_std(samples: np.ndarray) -> np.ndarray:
-    """Mean std of each item of ``samples`` (n, t, c); see mean_std_of_columns."""
-    return mean_std_of_columns(pass_columns(samples))
-
-
-def kl_max_disagreement(samples: np.ndarray) -> np.ndarray:
-    """Max KL disagreement of each item of ``samples`` (n, t, c); see
-    kl_max_disagreement_of_columns."""
-    return kl_max_disagreement_of_columns(pass_columns(samples))
+def _clipped_at_zero(scores: np.ndarray) -> np.ndarray:
+    """``scores`` with rounding residue below 0 raised to 0, in place."""
+    np.maximum(scores, 0, out=scores)
+    return scores

@@ -14,7 +14,7 @@ import numpy as np
 
 from service.errors import InvalidInput
 from service.ranking import kernels
-from service.ranking.rowops import columns, ordered_sum, pass_columns, pass_rows, row_sum
+from service.ranking.rowops import column_sum, columns, ordered_sum, pass_columns, pass_rows
 
 # Rows of a probability matrix must sum to 1 within this absolute tolerance.
 # It admits float32 rounding over thousands of classes and probabilities
@@ -65,26 +65,6 @@ def check_finite(values: np.ndarray, *, name: str, row_offset: int = 0, passes: 
     )
 
 
-def check_probabilities(
-    probs: np.ndarray,
-    *,
-    name: str,
-    row_offset: int = 0,
-    passes: int = 1,
-    atol: float = PROBABILITY_ATOL,
-) -> None:
-    """Check (m, c) rows are finite, in [0, 1] and sum to 1 within ``atol``."""
-    # Entries >= 0 in a row summing to at most 1 + atol are each at most
-    # 1 + atol, so no pass for the maximum; NaN fails the first test and
-    # +Inf the second. A BLAS product sums rows fastest; its rounding, which
-    # varies with the row count, is far below the tolerance.
-    with np.errstate(over="ignore"):  # a sum past the float's range fails below
-        sums = probs @ np.ones(probs.shape[1], dtype=probs.dtype)
-    if probs.min() >= 0 and np.abs(sums - 1).max() <= atol:
-        return
-    _reject_probability_rows(probs, name=name, row_offset=row_offset, passes=passes, atol=atol)
-
-
 def check_probability_columns(
     cols: np.ndarray,
     rows: np.ndarray,
@@ -93,8 +73,8 @@ def check_probability_columns(
     row_offset: int = 0,
     atol: float = PROBABILITY_ATOL,
 ) -> None:
-    """check_probabilities on a chunk given as class columns ``cols`` (c, m) and as
-    the rows ``rows`` (m, c) they hold."""
+    """Check a chunk given as class columns ``cols`` (c, m) and as the rows ``rows``
+    (m, c) they hold: every row finite, in [0, 1] and summing to 1 within ``atol``."""
     if not _probability_columns_pass(cols, class_axis=0, atol=atol):
         _reject_probability_rows(rows, name=name, row_offset=row_offset, passes=1, atol=atol)
 
@@ -102,8 +82,8 @@ def check_probability_columns(
 def check_pass_columns(
     cols: np.ndarray, *, name: str, row_offset: int = 0, atol: float = PROBABILITY_ATOL
 ) -> None:
-    """check_probabilities on every pass of samples given as pass columns (t, c, n)
-    (see rowops.pass_columns)."""
+    """check_probability_columns on every pass of samples given as pass columns
+    (t, c, n) (see rowops.pass_columns)."""
     if not _probability_columns_pass(cols, class_axis=1, atol=atol):
         rows = pass_rows(cols)
         passes = cols.shape[0]
@@ -112,7 +92,7 @@ def check_pass_columns(
 
 def _probability_columns_pass(cols: np.ndarray, *, class_axis: int, atol: float) -> bool:
     """Whether every entry of ``cols`` is >= 0 and every sum over ``class_axis`` is 1
-    within ``atol``: check_probabilities' fast path on columns."""
+    within ``atol``: the fast path of the probability checks."""
     if class_axis == 0 and kernels.compiled_layout(cols, min_rows=1):
         return kernels.failing_probability_rows(cols, atol) == 0
     # The minimum is NaN if any entry is, and below 0 if any is negative or
@@ -142,7 +122,7 @@ def _reject_probability_rows(
             field=name,
         )
     # Entries in [0, 1 + atol] here: no sum leaves the float's range.
-    sums = row_sum(probs)
+    sums = column_sum(columns(probs))
     off = np.flatnonzero(np.abs(sums - 1) > atol)
     if off.size:
         row = int(off[0])
@@ -192,7 +172,7 @@ def normalize_rows(
             field=name,
         )
     with np.errstate(over="ignore"):  # an overflowing sum is reported below
-        sums = row_sum(values)
+        sums = column_sum(columns(values))
     bad = ~((sums > 0) & np.isfinite(sums))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -201,7 +181,8 @@ def normalize_rows(
             "be normalized",
             field=name,
         )
-    return values / sums[:, None]
+    rescaled: np.ndarray = values / sums[:, None]
+    return rescaled
 
 
 def normalize_columns(
@@ -263,42 +244,3 @@ def _where(row: int, row_offset: int, passes: int) -> str:
     if passes == 1:
         return f"row {row + row_offset}"
     return f"row {row // passes + row_offset}, pass {row % passes}"
-
-
-def check_exclude(exclude: np.ndarray, *, pool_size: int) -> np.ndarray:
-    """Check pool indices to exclude (m,): integers in [0, pool_size), no repeats.
-
-    Returns them sorted ascending as int64.
-    """
-    if exclude.ndim != 1:
-        raise InvalidInput(
-            f"expected a flat list of pool indices, got a {exclude.ndim}-D array",
-            field="exclude",
-        )
-    if exclude.size and exclude.dtype.kind not in "iu":
-        raise InvalidInput(f"expected integer pool indices, got {exclude.dtype}", field="exclude")
-    indices = np.sort(exclude.astype(np.int64, copy=False))
-    if indices.size and (indices[0] < 0 or indices[-1] >= pool_size):
-        bad = indices[0] if indices[0] < 0 else indices[-1]
-        raise InvalidInput(
-            f"index {int(bad)} is outside the pool of {pool_size} rows "
-            f"(expected 0 <= index < {pool_size})",
-            field="exclude",
-        )
-    repeated = indices[1:][indices[1:] == indices[:-1]]
-    if repeated.size:
-        raise InvalidInput(f"index {int(repeated[0])} is listed twice", field="exclude")
-    return indices
-
-
-def check_budget(budget: int, *, pool_size: int, n_excluded: int) -> None:
-    """Check 1 <= budget <= the pool rows left after exclusions."""
-    available = pool_size - n_excluded
-    if budget < 1:
-        raise InvalidInput(f"budget must be at least 1, got {budget}", field="budget")
-    if budget > available:
-        raise InvalidInput(
-            f"budget {budget} exceeds the {available} pool rows available "
-            f"({pool_size} rows, {n_excluded} excluded)",
-            field="budget",
-        )

@@ -26,6 +26,7 @@ from service.ranking.clustering import (
     sq_distances_from_products,
     sq_distances_to,
 )
+from service.ranking.rowops import columns
 from service.ranking.topk import rank_order, top_k_positions
 
 # Labeled points are tracked as nearest centers, for skipping items a new pick
@@ -188,7 +189,7 @@ def cluster_margin(
         )
     if not 1 <= n_clusters <= candidates:
         raise ValueError(f"expected 1 <= clusters <= candidates ({candidates}), got {n_clusters}")
-    scores = uncertainty.margin(probs)  # (n,)
+    scores = uncertainty.margin_of_columns(columns(probs))  # (n,)
     pool = top_k_positions(np.where(eligible, scores, -np.inf), candidates)
     pool = pool[rank_order(pool, scores[pool])]  # smallest margin first
     labels = kmeans(embeddings[pool], n_clusters, rng=rng)

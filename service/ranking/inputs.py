@@ -1,14 +1,24 @@
-"""Input kinds: how each kind of pool array is checked and turned into probabilities.
+"""Input kinds, declared as data: the arrays of each, their element check and
+the transform to the probabilities strategies score.
 
-An input kind maps one chunk of the client's array (pool axis first) to a
-chunk of class probabilities (n, c), raising InvalidInput with the field name
-and the global row number of the first bad row.
+A kind's primary array has the pool axis first and is read in chunks of
+items (see items). Each chunk is copied once into its columns (see rowops:
+class columns (c, u) for a 2-D array, pass columns (t, c, u) for samples),
+then checked and transformed in cache. The check raises InvalidInput naming
+the array and the array row (and pass) of the first bad entry.
+
+Axis letters: N pool items, C classes, T passes, D features, M labeled items,
+R rows of a ragged array (item ``i`` owns ``lengths[i]`` of them), L labels.
+The kinds here are the public ones; a kind is one declaration, and the
+planner (service.jobs) validates shapes, roles and cross-array agreement
+from the declarations alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -16,131 +26,148 @@ from service.errors import InvalidInput
 from service.ranking.checks import (
     check_finite,
     check_log_pass_columns,
-    check_log_probabilities,
     check_pass_columns,
-    check_probabilities,
     check_probability_columns,
     normalize_columns,
     normalize_pass_columns,
-    normalize_rows,
 )
-from service.ranking.params import Param
+from service.ranking.items import Chunk, reduce_units
+from service.ranking.params import Param, ParamValues
 from service.ranking.rowops import columns, pass_columns
-from service.ranking.transforms import softmax, softmax_of_columns
-
-Prepare = Callable[[np.ndarray, Mapping[str, object], int], np.ndarray]
+from service.ranking.transforms import softmax_of_columns
 
 
 @dataclass(frozen=True)
-class InputKind:
-    """A kind of pool array the service accepts.
+class ChunkContext:
+    """What a check or transform knows of its chunk: the array's name (for
+    errors), the chunk's first array row, the request's parameters and whether
+    rows are to be rescaled to sum to 1."""
 
-    ``axes`` names the axes the core works with ("NC": pool, classes; "NTC":
-    pool, passes, classes). ``prepare`` takes a chunk in that order, the
-    request's options and the chunk's first row number, and returns class
-    probabilities of the same shape. ``prepare_columns`` takes the same and
-    returns the probabilities laid out by columns, a new array (see rowops):
-    class columns (c, n) for axes "NC", pass columns (t, c, n) for "NTC". The
-    chunk is copied once, then checked and transformed in cache.
-    ``layout_param`` names the parameter, if any, by which a client sends the
-    axes in another order.
+    name: str
+    row_offset: int
+    params: ParamValues
+    normalize: bool = False
+
+
+# (columns, the chunk's rows, context) -> the checked columns (rescaled, maybe).
+ElementCheck = Callable[[np.ndarray, np.ndarray, ChunkContext], np.ndarray]
+# (checked columns, context) -> the probabilities' columns, in place or new.
+Transform = Callable[[np.ndarray, ChunkContext], np.ndarray]
+# (scores of a chunk's units, the chunk) -> one score per item of the chunk.
+Reduce = Callable[[np.ndarray, Chunk], np.ndarray]
+# (rows, dtype) -> a valid pool of the kind, by array name: for warm-up and tests.
+Example = Callable[[int, type], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """One array of a request: its name, its axes (letters above) and what it holds.
+
+    ``integer`` arrays hold counts (a ragged kind's lengths): whole numbers,
+    which decoders may have widened to floats.
     """
 
     name: str
     axes: str
     description: str
-    params: tuple[Param, ...]
-    prepare: Prepare
-    prepare_columns: Prepare | None = None
-    layout_param: str | None = None
-
-    def sent_axes(self, options: Mapping[str, object]) -> str:
-        """The axis order the client sent, e.g. "TNC"."""
-        return str(options[self.layout_param]) if self.layout_param else self.axes
+    integer: bool = False
 
 
-def _prepare_probabilities(
-    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
-) -> np.ndarray:
-    if options.get("normalize"):
-        return normalize_rows(chunk, name="probabilities", row_offset=row_offset)
-    check_probabilities(chunk, name="probabilities", row_offset=row_offset)
-    return chunk
-
-
-def _prepare_probability_columns(
-    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
-) -> np.ndarray:
-    cols = columns(chunk)
-    if options.get("normalize"):
-        return normalize_columns(cols, chunk, name="probabilities", row_offset=row_offset)
-    check_probability_columns(cols, chunk, name="probabilities", row_offset=row_offset)
+def _identity(cols: np.ndarray, ctx: ChunkContext) -> np.ndarray:
     return cols
 
 
-def _prepare_logits(
-    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
-) -> np.ndarray:
-    temperature = _checked_temperature(chunk, chunk, options, row_offset)
-    return softmax(chunk, temperature)
+@dataclass(frozen=True)
+class InputKind:
+    """A kind of probability-like pool input.
+
+    ``axes`` are the primary array's axes in the order the core works with;
+    ``layout_param`` names the parameter, if any, by which a client sends
+    them in another order. ``element`` says in words what ``check`` accepts.
+    ``yields`` is what ``transform`` makes: class distributions ("probs") or
+    the passes of samples ("samples"). ``lengths`` declares the array of
+    rows per item of a ragged kind (axes "R..."); a kind whose transform
+    gives several units per item (tokens, labels) sets ``reduce``, which turns
+    unit scores into item scores.
+    """
+
+    name: str
+    axes: str
+    description: str
+    element: str
+    check: ElementCheck
+    example: Example
+    transform: Transform = _identity
+    yields: Literal["probs", "samples"] = "probs"
+    params: tuple[Param, ...] = ()
+    layout_param: str | None = None
+    normalizable: bool = False
+    lengths: ArraySpec | None = None
+    reduce: Reduce | None = None
+
+    def sent_axes(self, params: ParamValues) -> str:
+        """The axis order the client sent, e.g. "TNC"."""
+        return str(params[self.layout_param]) if self.layout_param else self.axes
+
+    def prepare(self, rows: np.ndarray, ctx: ChunkContext) -> np.ndarray:
+        """A chunk's rows (pool axis first, in ``axes`` order) as checked probability
+        columns: class columns (c, u) or pass columns (t, c, u), a new array."""
+        cols = columns(rows) if rows.ndim == 2 else pass_columns(rows)
+        return self.transform(self.check(cols, rows, ctx), ctx)
 
 
-def _prepare_logit_columns(
-    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
-) -> np.ndarray:
-    cols = columns(chunk)
-    return softmax_of_columns(cols, _checked_temperature(cols, chunk, options, row_offset))
+def _check_probabilities(cols: np.ndarray, rows: np.ndarray, ctx: ChunkContext) -> np.ndarray:
+    if ctx.normalize:
+        return normalize_columns(cols, rows, name=ctx.name, row_offset=ctx.row_offset)
+    check_probability_columns(cols, rows, name=ctx.name, row_offset=ctx.row_offset)
+    return cols
 
 
-def _checked_temperature(
-    logits: np.ndarray, rows: np.ndarray, options: Mapping[str, object], row_offset: int
-) -> float:
-    """The request's temperature, once ``logits`` (any layout of the chunk ``rows``)
-    are finite and their quotient by it fits the dtype."""
-    low, high = float(logits.min()), float(logits.max())
+def _check_logits(cols: np.ndarray, rows: np.ndarray, ctx: ChunkContext) -> np.ndarray:
+    """Finite logits whose quotient by the temperature fits the dtype."""
+    low, high = float(cols.min()), float(cols.max())
     if not (np.isfinite(low) and np.isfinite(high)):
-        check_finite(rows, name="logits", row_offset=row_offset)
-    temperature = float(options.get("temperature", 1.0))  # type: ignore[arg-type]
+        check_finite(rows, name=ctx.name, row_offset=ctx.row_offset)
+    temperature = _temperature(ctx)
     # Python floats here: the check must not itself overflow or warn.
     in_dtype = float(rows.dtype.type(temperature))
     largest = max(abs(low), abs(high))
     if not (in_dtype > 0 and largest / in_dtype <= float(np.finfo(rows.dtype).max)):
         raise InvalidInput(
             f"logits divided by temperature {temperature:g} overflow {rows.dtype}",
-            field="params.temperature",
+            field="temperature",
         )
-    return temperature
+    return cols
 
 
-def _prepare_samples(
-    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
-) -> np.ndarray:
-    samples = np.ascontiguousarray(chunk)
-    n, passes, n_classes = samples.shape
-    flat = samples.reshape(n * passes, n_classes)
-    if options.get("space") == "log":
-        check_log_probabilities(flat, name="samples", row_offset=row_offset, passes=passes)
+def _softmax(cols: np.ndarray, ctx: ChunkContext) -> np.ndarray:
+    return softmax_of_columns(cols, _temperature(ctx))
+
+
+def _temperature(ctx: ChunkContext) -> float:
+    value = ctx.params.get("temperature", 1.0)
+    return float(value) if isinstance(value, int | float) else 1.0
+
+
+def _check_samples(cols: np.ndarray, rows: np.ndarray, ctx: ChunkContext) -> np.ndarray:
+    """Each pass's row a distribution, sent as probabilities or natural logs."""
+    if ctx.params.get("space") == "log":
+        check_log_pass_columns(cols, name=ctx.name, row_offset=ctx.row_offset)
         # exp underflows only below the float's smallest subnormal, where a
         # probability can no longer change any score.
-        flat = np.exp(flat)
-    if options.get("normalize"):
-        flat = normalize_rows(flat, name="samples", row_offset=row_offset, passes=passes)
-    else:
-        check_probabilities(flat, name="samples", row_offset=row_offset, passes=passes)
-    return flat.reshape(n, passes, n_classes)
-
-
-def _prepare_sample_columns(
-    chunk: np.ndarray, options: Mapping[str, object], row_offset: int
-) -> np.ndarray:
-    cols = pass_columns(chunk)
-    if options.get("space") == "log":
-        check_log_pass_columns(cols, name="samples", row_offset=row_offset)
         np.exp(cols, out=cols)
-    if options.get("normalize"):
-        return normalize_pass_columns(cols, name="samples", row_offset=row_offset)
-    check_pass_columns(cols, name="samples", row_offset=row_offset)
+    if ctx.normalize:
+        return normalize_pass_columns(cols, name=ctx.name, row_offset=ctx.row_offset)
+    check_pass_columns(cols, name=ctx.name, row_offset=ctx.row_offset)
     return cols
+
+
+# Enough rows for a full block of the compiled loops and a remainder.
+_EXAMPLE_CLASSES, _EXAMPLE_PASSES = 3, 2
+
+
+def _uniform(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    return np.full(shape, 1 / shape[-1], dtype)
 
 
 TEMPERATURE = Param(
@@ -176,36 +203,63 @@ INPUT_KINDS: dict[str, InputKind] = {
             "NC",
             "Class probabilities, N x C; each row sums to 1 within 1e-3 "
             "(or send normalize=true to rescale non-negative rows).",
-            (),
-            _prepare_probabilities,
-            _prepare_probability_columns,
+            "probability rows",
+            _check_probabilities,
+            lambda n, dtype: {"probabilities": _uniform((n, _EXAMPLE_CLASSES), dtype)},
+            normalizable=True,
         ),
         InputKind(
             "logits",
             "NC",
             "Unnormalized class scores, N x C; turned into probabilities with a "
             "numerically stable softmax.",
-            (TEMPERATURE,),
-            _prepare_logits,
-            _prepare_logit_columns,
+            "finite reals",
+            _check_logits,
+            lambda n, dtype: {"logits": np.zeros((n, _EXAMPLE_CLASSES), dtype)},
+            transform=_softmax,
+            params=(TEMPERATURE,),
         ),
         InputKind(
             "samples",
             "NTC",
             "Class probabilities from T >= 2 Monte-Carlo passes or committee members, "
             "N x T x C by default (see layout); each pass's row sums to 1 within 1e-3.",
-            (LAYOUT, SPACE),
-            _prepare_samples,
-            _prepare_sample_columns,
+            "probability rows per pass, or their natural logs",
+            _check_samples,
+            lambda n, dtype: {
+                "samples": _uniform((n, _EXAMPLE_PASSES, _EXAMPLE_CLASSES), dtype)
+            },
+            yields="samples",
+            params=(LAYOUT, SPACE),
             layout_param="layout",
+            normalizable=True,
         ),
     )
 }
 
 
-# Arrays other than the probability-like input, by role: their axes (N pool
-# items, M labeled items, D features) and what they hold.
-ARRAY_ROLES: dict[str, tuple[str, str]] = {
-    "embeddings": ("ND", "One feature vector per pool item, N x D (a penultimate layer, say)."),
-    "labeled_embeddings": ("MD", "Feature vectors of the already labeled items, M x D."),
+# Arrays other than the probability-like input, by role. Arrays sharing an
+# axis letter must agree on its size (N: one row per pool item; D: width).
+ARRAY_ROLES: dict[str, ArraySpec] = {
+    spec.name: spec
+    for spec in (
+        ArraySpec(
+            "embeddings",
+            "ND",
+            "One feature vector per pool item, N x D (a penultimate layer, say).",
+        ),
+        ArraySpec(
+            "labeled_embeddings", "MD", "Feature vectors of the already labeled items, M x D."
+        ),
+    )
 }
+
+
+def max_over_units(unit_scores: np.ndarray, chunk: Chunk) -> np.ndarray:
+    """An item scores as its most uncertain unit (token or label)."""
+    return reduce_units(unit_scores, chunk.lengths, chunk.size, "max")
+
+
+def mean_over_units(unit_scores: np.ndarray, chunk: Chunk) -> np.ndarray:
+    """An item scores as the mean over its units (tokens or labels)."""
+    return reduce_units(unit_scores, chunk.lengths, chunk.size, "mean")

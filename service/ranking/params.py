@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+# The checked values of a request's parameters, by name (see Param).
+ParamValue = bool | int | float | str | None
+ParamValues = Mapping[str, ParamValue]
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from service.errors import InvalidInput
 from service.ranking import batch, bayesian, uncertainty
+from service.ranking.params import ParamValues
 from service.ranking.strategy import Scorer, ScorerFactory, Strategy
 
 
@@ -16,14 +15,14 @@ def _fixed(score: Scorer) -> ScorerFactory:
     return lambda params, rng: score
 
 
-def _random_scorer(params: Mapping[str, object], rng: np.random.Generator) -> Scorer:
+def _random_scorer(params: ParamValues, rng: np.random.Generator) -> Scorer:
     # Draws advance one per-request generator in pool order, so the scores do
     # not depend on where the chunk boundaries fall.
-    return lambda probs: rng.random(probs.shape[0])
+    def score(cols: np.ndarray) -> np.ndarray:
+        return rng.random((cols.shape[-1],))
 
+    return score
 
-PROBABILITY_INPUTS = ("probabilities", "logits", "samples")
-SAMPLE_INPUTS = ("samples",)
 
 STRATEGIES: dict[str, Strategy] = {
     strategy.name: strategy
@@ -33,43 +32,39 @@ STRATEGIES: dict[str, Strategy] = {
             "uncertainty",
             "One minus the probability of the most likely class.",
             "1 - p1",
-            PROBABILITY_INPUTS,
-            _fixed(uncertainty.least_confidence),
-            make_column_scorer=_fixed(uncertainty.least_confidence_of_columns),
+            "probs",
+            _fixed(uncertainty.least_confidence_of_columns),
         ),
         Strategy(
             "margin",
             "uncertainty",
             "Small gap between the two most likely classes scores high.",
             "1 - (p1 - p2)",
-            PROBABILITY_INPUTS,
-            _fixed(uncertainty.margin),
-            make_column_scorer=_fixed(uncertainty.margin_of_columns),
+            "probs",
+            _fixed(uncertainty.margin_of_columns),
         ),
         Strategy(
             "ratio",
             "uncertainty",
             "Ratio of the second most likely to the most likely class probability.",
             "p2 / p1",
-            PROBABILITY_INPUTS,
-            _fixed(uncertainty.ratio),
-            make_column_scorer=_fixed(uncertainty.ratio_of_columns),
+            "probs",
+            _fixed(uncertainty.ratio_of_columns),
         ),
         Strategy(
             "entropy",
             "uncertainty",
             "Shannon entropy of the predicted class distribution, in nats.",
             "-sum_c p_c log p_c (0 log 0 = 0)",
-            PROBABILITY_INPUTS,
-            _fixed(uncertainty.entropy),
-            make_column_scorer=_fixed(uncertainty.entropy_of_columns),
+            "probs",
+            _fixed(uncertainty.entropy_of_columns),
         ),
         Strategy(
             "random",
             "baseline",
             "Uniform random sample of the pool; the baseline every strategy must beat.",
             "u ~ Uniform[0, 1) per item, from the request's seeded generator",
-            PROBABILITY_INPUTS,
+            "probs",
             _random_scorer,
             randomized=True,
         ),
@@ -79,20 +74,16 @@ STRATEGIES: dict[str, Strategy] = {
             "Mutual information between the label and the model (BALD, Houlsby et al. "
             "2011): passes confident on their own but disagreeing score high.",
             "H(mean_t p_t) - mean_t H(p_t), clipped at 0",
-            SAMPLE_INPUTS,
-            _fixed(bayesian.bald),
-            form="samples",
-            make_column_scorer=_fixed(bayesian.bald_of_columns),
+            "samples",
+            _fixed(bayesian.bald_of_columns),
         ),
         Strategy(
             "predictive_entropy",
             "bayesian",
             "Entropy of the mean prediction over passes (consensus entropy in modAL).",
             "H(mean_t p_t)",
-            SAMPLE_INPUTS,
-            _fixed(bayesian.predictive_entropy),
-            form="samples",
-            make_column_scorer=_fixed(bayesian.predictive_entropy_of_columns),
+            "samples",
+            _fixed(bayesian.predictive_entropy_of_columns),
             aliases=("consensus_entropy",),
         ),
         Strategy(
@@ -100,10 +91,8 @@ STRATEGIES: dict[str, Strategy] = {
             "bayesian",
             "Share of passes that do not vote for the modal class (Freeman 1965).",
             "1 - max_c votes_c / T, votes from each pass's argmax",
-            SAMPLE_INPUTS,
-            _fixed(bayesian.variation_ratios),
-            form="samples",
-            make_column_scorer=_fixed(bayesian.variation_ratios_of_columns),
+            "samples",
+            _fixed(bayesian.variation_ratios_of_columns),
         ),
         Strategy(
             "mean_std",
@@ -111,20 +100,16 @@ STRATEGIES: dict[str, Strategy] = {
             "Mean over classes of the standard deviation of the class probability "
             "over passes (Kampffmeyer et al. 2016).",
             "mean_c sqrt(mean_t (p_tc - mean_t p_tc)^2)",
-            SAMPLE_INPUTS,
-            _fixed(bayesian.mean_std),
-            form="samples",
-            make_column_scorer=_fixed(bayesian.mean_std_of_columns),
+            "samples",
+            _fixed(bayesian.mean_std_of_columns),
         ),
         Strategy(
             "vote_entropy",
             "committee",
             "Entropy of the committee's vote distribution over classes (Dagan & Engelson 1995).",
             "H(votes / T), votes from each pass's argmax",
-            SAMPLE_INPUTS,
-            _fixed(bayesian.vote_entropy),
-            form="samples",
-            make_column_scorer=_fixed(bayesian.vote_entropy_of_columns),
+            "samples",
+            _fixed(bayesian.vote_entropy_of_columns),
         ),
         Strategy(
             "kl_max_disagreement",
@@ -132,10 +117,8 @@ STRATEGIES: dict[str, Strategy] = {
             "Largest KL divergence of a member from the consensus (McCallum & Nigam "
             "1998, as in modAL); its mean over members equals BALD.",
             "max_t KL(p_t || mean_t p_t)",
-            SAMPLE_INPUTS,
-            _fixed(bayesian.kl_max_disagreement),
-            form="samples",
-            make_column_scorer=_fixed(bayesian.kl_max_disagreement_of_columns),
+            "samples",
+            _fixed(bayesian.kl_max_disagreement_of_columns),
         ),
         Strategy(
             "coreset",
@@ -143,7 +126,7 @@ STRATEGIES: dict[str, Strategy] = {
             "k-center greedy over embeddings (Sener & Savarese 2018): each pick is the "
             "item farthest from the labeled set and the picks so far.",
             "argmax_i min_j ||h_i - c_j||, centers c = labeled and picked items",
-            (),
+            None,
             select=batch.coreset,
             arrays=("embeddings",),
             optional_arrays=("labeled_embeddings",),
@@ -154,7 +137,7 @@ STRATEGIES: dict[str, Strategy] = {
             "BADGE (Ash et al. 2020): k-means++ seeding over gradient embeddings, "
             "uncertain and diverse at once.",
             "k-means++ over g_i = (p_i - onehot(argmax p_i)) (x) h_i",
-            ("probabilities", "logits", "samples"),
+            "probs",
             select=batch.badge,
             randomized=True,
             arrays=("embeddings",),
@@ -165,7 +148,7 @@ STRATEGIES: dict[str, Strategy] = {
             "Cluster-Margin (Citovsky et al. 2021): the smallest margins, taken "
             "round-robin over clusters of their embeddings, smallest cluster first.",
             "round-robin over k-means clusters of the candidates with the smallest p1 - p2",
-            ("probabilities", "logits", "samples"),
+            "probs",
             select=batch.cluster_margin,
             params=batch.CLUSTER_MARGIN_PARAMS,
             randomized=True,

@@ -1,31 +1,33 @@
 """What a strategy is: how it scores a pool or picks a batch, and what it needs.
 
 A pointwise strategy scores each pool item on its own, so it runs chunk by
-chunk in bounded memory; its ``make_scorer`` returns a function from a chunk
-of probabilities to scores (n,), higher = label first. The chunk is (n, c)
-for strategies of form "probs" (samples are averaged over passes first) and
-(n, t, c) for strategies of form "samples". A pointwise strategy may also
-score a chunk laid out by columns (see rowops): class columns (c, n) for form
-"probs", pass columns (t, c, n) for form "samples". Its
-``make_column_scorer`` returns such a function, which the pipeline uses with
-the input kinds that prepare columns.
+chunk in bounded memory. Its ``make_scorer`` returns a function from a chunk
+laid out by columns (see rowops) to scores (n,), higher = label first: class
+columns (c, n) for strategies of form "probs" (samples are averaged over
+passes first), pass columns (t, c, n) for strategies of form "samples".
 
 A batch strategy picks the whole batch at once from whole arrays (to make
 it diverse, say); its ``select`` gets a BatchInputs and returns the picks.
+
+Which input kinds a strategy takes follows from its form (see ``accepts``),
+so a new input kind reaches every strategy that can score it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-from service.ranking.params import Param
+from service.ranking.inputs import INPUT_KINDS, InputKind
+from service.ranking.params import Param, ParamValues
 from service.ranking.selection import SELECTION_METHODS
 
 Scorer = Callable[[np.ndarray], np.ndarray]
-ScorerFactory = Callable[[Mapping[str, object], np.random.Generator], Scorer]
+ScorerFactory = Callable[[ParamValues, np.random.Generator], Scorer]
+Form = Literal["probs", "samples"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class BatchInputs:
     probs: np.ndarray | None
     arrays: Mapping[str, np.ndarray]
     eligible: np.ndarray
-    params: Mapping[str, object]
+    params: ParamValues
     rng: np.random.Generator
 
 
@@ -52,31 +54,26 @@ BatchSelect = Callable[[BatchInputs, int], Picks]
 class Strategy:
     """A registered strategy.
 
-    ``inputs`` lists the probability-like input kinds it accepts (empty: it
-    takes none); ``arrays`` the other arrays it requires and
-    ``optional_arrays`` those it can use. ``form`` is the shape its scorer
-    takes ("probs" or "samples"); ``randomized`` says whether its answer
-    depends on the request's seed; ``selectable`` whether a stochastic
-    selection may draw the batch from its scores. Exactly one of
-    ``make_scorer`` (pointwise) and ``select`` (batch) is set;
-    ``make_column_scorer``, if set, gives the same scores as ``make_scorer``
-    from the chunk laid out by columns.
+    ``form`` is what it scores: a class distribution per item ("probs"), the
+    passes of samples ("samples"), or None when it takes no probability-like
+    input. ``arrays`` lists the other arrays it requires and
+    ``optional_arrays`` those it can use. ``randomized`` says whether its
+    answer depends on the request's seed. Exactly one of ``make_scorer``
+    (pointwise) and ``select`` (batch) is set.
     """
 
     name: str
     family: str
     description: str
     formula: str
-    inputs: tuple[str, ...]
+    form: Form | None
     make_scorer: ScorerFactory | None = None
     select: BatchSelect | None = None
     params: tuple[Param, ...] = ()
     randomized: bool = False
-    form: str = "probs"
     aliases: tuple[str, ...] = ()
     arrays: tuple[str, ...] = ()
     optional_arrays: tuple[str, ...] = ()
-    make_column_scorer: ScorerFactory | None = None
 
     @property
     def pointwise(self) -> bool:
@@ -84,7 +81,21 @@ class Strategy:
 
     @property
     def selectable(self) -> bool:
+        """Whether a stochastic selection may draw the batch from its scores."""
         return self.pointwise
+
+    def accepts(self, kind: InputKind) -> bool:
+        """Whether it can rank pools of ``kind``: samples feed every form (averaged
+        over passes for "probs"), the other kinds only "probs"; a kind that scores
+        several units per item (tokens, labels) feeds pointwise strategies only."""
+        if self.form is None or (self.form == "samples" and kind.yields != "samples"):
+            return False
+        return self.pointwise or kind.reduce is None
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The public input kinds it accepts, in the order they are listed."""
+        return tuple(name for name, kind in INPUT_KINDS.items() if self.accepts(kind))
 
     def describe(self) -> dict[str, object]:
         """A JSON-ready description, as listed by GET /v1/strategies."""

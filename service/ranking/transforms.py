@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.ranking.rowops import column_max, column_sum, columns
+from service.ranking.rowops import column_max, column_sum, require_columns
 
 
 def softmax_of_columns(cols: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -15,6 +15,7 @@ def softmax_of_columns(cols: np.ndarray, temperature: float = 1.0) -> np.ndarray
     maximum is subtracted before exponentiating, so no entry overflows and
     the largest entry of each row is exp(0) = 1 before scaling.
     """
+    require_columns(cols)  # before changing anything
     if temperature != 1.0:
         cols /= np.asarray(temperature, dtype=cols.dtype)
     # A gap wider than the float's range overflows to -inf, whose exp is the
@@ -24,12 +25,3 @@ def softmax_of_columns(cols: np.ndarray, temperature: float = 1.0) -> np.ndarray
     np.exp(cols, out=cols)
     cols /= column_sum(cols)
     return cols
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Row-wise softmax of ``logits / temperature``: (n, c) -> (n, c), same dtype.
-
-    The answer is a new array, laid out by class columns (its transpose is
-    C-contiguous); see softmax_of_columns.
-    """
-    return softmax_of_columns(columns(logits), temperature).T

@@ -12,8 +12,7 @@ import json
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 import orjson
@@ -27,10 +26,11 @@ from service.decoding.jsonarrays import (
     may_hold_array_booleans,
 )
 from service.decoding.limits import ArrayLimits
-from service.decoding.npy import NpyReader
+from service.decoding.npy import ByteStream, NpyReader
 from service.decoding.sources import ArraySource, PoolSource
 from service.errors import InvalidInput, MalformedBody, ServiceBusy, UnsupportedMediaType
-from service.web.schemas import ARRAY_FIELDS, RankJsonSchema, RankQuerySchema, split_query
+from service.jobs import ARRAY_FIELDS, RankRequest, Selection
+from service.web.schemas import RankJsonSchema, RankQuerySchema, split_query
 
 NPY_MEDIA_TYPE = "application/x-npy"
 # A multipart part of this name holds an .onnx model used for this request only.
@@ -38,18 +38,6 @@ INLINE_MODEL_PART = "model"
 # Temporary space frees as other requests end: worth a retry soon.
 MULTIPART_RETRY_AFTER_S = 5
 ACCEPTED_MEDIA_TYPES = ("application/json", NPY_MEDIA_TYPE, "multipart/form-data")
-
-
-@dataclass(frozen=True)
-class RankBody:
-    """The decoded request: checked scalar fields, raw params and the input arrays."""
-
-    fields: Mapping[str, object]
-    params: Mapping[str, object]
-    exclude: np.ndarray
-    sources: Mapping[str, PoolSource]
-    # JSON values carry their types; text fields (query, form) are parsed.
-    typed: bool = False
 
 
 @contextmanager
@@ -127,7 +115,7 @@ def _form_fields(request: Request) -> dict[str, str]:
         ) from None
 
 
-def read_rank_body(request: Request, limits: ArrayLimits) -> RankBody:
+def read_rank_body(request: Request, limits: ArrayLimits) -> RankRequest:
     """Decode ``request`` according to its content type."""
     readers = {
         "application/json": _read_json,
@@ -144,7 +132,7 @@ def read_rank_body(request: Request, limits: ArrayLimits) -> RankBody:
     return reader(request, limits)
 
 
-def _read_json(request: Request, limits: ArrayLimits) -> RankBody:
+def _read_json(request: Request, limits: ArrayLimits) -> RankRequest:
     body = request.get_data(cache=False)
     parsed = parse_with_arrays(body, ARRAY_FIELDS)
     if parsed is not None:
@@ -153,11 +141,13 @@ def _read_json(request: Request, limits: ArrayLimits) -> RankBody:
         for name, array in dense.items():
             limits.check(array.shape, name=name)
     else:
-        document = parse_json(body)
-        if not isinstance(document, dict):
+        parsed_document = parse_json(body)
+        if not isinstance(parsed_document, dict):
             raise InvalidInput("expected a JSON object at the top level", field="body")
-        arrays = {name: document.pop(name) for name in ARRAY_FIELDS if name in document}
-        fields = RankJsonSchema().load(document)
+        arrays = {
+            name: parsed_document.pop(name) for name in ARRAY_FIELDS if name in parsed_document
+        }
+        fields = RankJsonSchema().load(parsed_document)
         check_booleans = may_hold_array_booleans(body)
         dense = {
             name: array_from_json(value, name=name, limits=limits, check_booleans=check_booleans)
@@ -165,7 +155,31 @@ def _read_json(request: Request, limits: ArrayLimits) -> RankBody:
         }
     sources = {name: ArraySource(array, name=name) for name, array in dense.items()}
     exclude = integers_from_json(fields["exclude"], name="exclude")
-    return RankBody(fields, fields["params"], exclude, sources, typed=True)
+    return _request(fields, fields["params"], exclude, sources, typed=True)
+
+
+def _request(
+    fields: Mapping[str, Any],
+    params: Mapping[str, object],
+    exclude: np.ndarray,
+    sources: Mapping[str, PoolSource],
+    *,
+    typed: bool,
+) -> RankRequest:
+    """The request of checked scalar ``fields`` (see schemas) and its arrays."""
+    return RankRequest(
+        strategy=fields["strategy"],
+        budget=fields["budget"],
+        arrays=sources,
+        params=params,
+        params_typed=typed,
+        exclude=exclude,
+        normalize=fields["normalize"],
+        seed=fields.get("seed"),
+        return_all_scores=fields["return_all_scores"],
+        selection=Selection(**fields["selection"]),
+        model=fields.get("model"),
+    )
 
 
 def parse_json(body: bytes) -> object:
@@ -184,14 +198,14 @@ def parse_json(body: bytes) -> object:
             ) from None
 
 
-def _read_npy(request: Request, limits: ArrayLimits) -> RankBody:
+def _read_npy(request: Request, limits: ArrayLimits) -> RankRequest:
     fields, params, exclude = _read_text_fields(request.args)
     name = str(fields["input"])
-    source = NpyReader(request.stream, name=name, limits=limits)
-    return RankBody(fields, params, exclude, {name: source})
+    source = NpyReader(cast(ByteStream, request.stream), name=name, limits=limits)
+    return _request(fields, params, exclude, {name: source}, typed=False)
 
 
-def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
+def _read_multipart(request: Request, limits: ArrayLimits) -> RankRequest:
     text_fields = _form_fields(request)
     as_text = sorted(set(request.form) & set(ARRAY_FIELDS))
     if as_text:
@@ -213,7 +227,7 @@ def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
         )
     fields, params, exclude = _read_text_fields(text_fields)
     sources = {
-        name: NpyReader(part.stream, name=name, limits=limits)
+        name: NpyReader(cast(ByteStream, part.stream), name=name, limits=limits)
         for name, part in request.files.items()
         if name != INLINE_MODEL_PART
     }
@@ -222,12 +236,12 @@ def _read_multipart(request: Request, limits: ArrayLimits) -> RankBody:
         if "model" in fields:
             raise InvalidInput("send the model as a file part or by name, not both", field="model")
         fields["model"] = inline.read()
-    return RankBody(fields, params, exclude, sources)
+    return _request(fields, params, exclude, sources, typed=False)
 
 
 def _read_text_fields(
     args: Mapping[str, str],
-) -> tuple[dict[str, object], dict[str, str], np.ndarray]:
+) -> tuple[dict[str, Any], dict[str, str], np.ndarray]:
     scalars, params = split_query(dict(args))
     fields = RankQuerySchema().load(scalars)
     fields["selection"] = {"method": fields["selection"], "beta": fields.pop("beta")}

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Blueprint, Response
 
 from service import __version__
-from service.ranking.inputs import INPUT_KINDS
+from service.jobs import describe_inputs
 from service.ranking.registry import STRATEGIES
 from service.web.encoding import json_response
 
@@ -29,15 +29,7 @@ def strategies() -> Response:
     return json_response(
         {
             "strategies": [strategy.describe() for strategy in STRATEGIES.values()],
-            "inputs": [
-                {
-                    "name": kind.name,
-                    "axes": kind.axes,
-                    "description": kind.description,
-                    "params": [param.describe() for param in kind.params],
-                }
-                for kind in INPUT_KINDS.values()
-            ],
+            "inputs": describe_inputs(),
         }
     )
 

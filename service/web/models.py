@@ -9,13 +9,10 @@ need the API key when one is configured (``Authorization: Bearer <key>`` or
 from __future__ import annotations
 
 import hmac
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 
+from service import config
 from service.deadline import within
 from service.errors import UnsupportedMediaType
 from service.models.bundled import BundledModels, default_directory
@@ -31,94 +28,34 @@ from service.web.problems import problem_response
 
 EXTENSION = "alrank.models"
 MODEL_MEDIA_TYPE = "application/octet-stream"
-MiB = 1 << 20
-
-# Defaults of the integer settings; every one can be set as ALRANK_<KEY>.
-MODEL_DEFAULTS: dict[str, int] = {
-    # Largest model upload, bytes.
-    "MAX_MODEL_BYTES": 64 * MiB,
-    # Sessions each worker keeps, least recently used evicted first.
-    "MODEL_SESSION_CACHE": 8,
-    # Memory an upload's validation may use on top of a bare interpreter, bytes.
-    "MODEL_VALIDATION_MEMORY_BYTES": 1024 * MiB,
-    # Wall-clock limit of an upload's validation, seconds.
-    "MODEL_VALIDATION_SECONDS": 30,
-    # Feature bytes per InferenceSession.run when a model scores a pool.
-    "INFERENCE_CHUNK_BYTES": 2 * MiB,
-}
-# Optional text settings: None means "not set".
-MODEL_OPTIONAL = ("MODEL_DIR", "BUNDLED_MODEL_DIR", "API_KEY")
 
 blueprint = Blueprint("models", __name__)
 
 
-@dataclass(frozen=True)
-class ModelSettings:
-    """The model settings of one app, checked."""
-
-    directory: Path
-    bundled_directory: Path
-    max_bytes: int
-    session_cache: int
-    limits: ValidationLimits
-    api_key: str | None
-    inference_chunk_bytes: int
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> ModelSettings:
-        """Read the settings; ValueError naming the variable when one is invalid."""
-        numbers = {key: config.get(key, default) for key, default in MODEL_DEFAULTS.items()}
-        for key, value in numbers.items():
-            if type(value) is not int or value < 1:
-                raise ValueError(f"ALRANK_{key} must be a positive integer, got {value!r}")
-        texts = {key: config.get(key) for key in MODEL_OPTIONAL}
-        for key, value in texts.items():
-            textual = isinstance(value, str | int) and not isinstance(value, bool)
-            if value is not None and (not textual or value == ""):
-                raise ValueError(f"ALRANK_{key} must be a non-empty string, got {value!r}")
-        directory, bundled, api_key = (texts[key] for key in MODEL_OPTIONAL)
-        return cls(
-            directory=Path(str(directory)) if directory is not None else default_store(),
-            bundled_directory=Path(str(bundled)) if bundled is not None else default_directory(),
-            max_bytes=numbers["MAX_MODEL_BYTES"],
-            session_cache=numbers["MODEL_SESSION_CACHE"],
-            limits=ValidationLimits(
-                memory_bytes=numbers["MODEL_VALIDATION_MEMORY_BYTES"],
-                seconds=float(numbers["MODEL_VALIDATION_SECONDS"]),
-            ),
-            # The environment is parsed as JSON, so a numeric key arrives as int.
-            api_key=str(api_key) if api_key is not None else None,
-            inference_chunk_bytes=numbers["INFERENCE_CHUNK_BYTES"],
-        )
-
-
-def default_store() -> Path:
-    """$XDG_CACHE_HOME/alrank/models, or ~/.cache/alrank/models."""
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "alrank" / "models"
-
-
-def build_store(settings: ModelSettings) -> ModelStore:
+def build_store(settings: config.Settings) -> ModelStore:
     """The store the settings describe; no session is created here."""
     return ModelStore(
-        settings.directory,
-        bundled=BundledModels(settings.bundled_directory),
-        max_bytes=settings.max_bytes,
-        limits=settings.limits,
-        sessions=SessionCache(settings.session_cache),
+        settings.model_dir,
+        bundled=BundledModels(settings.bundled_model_dir or default_directory()),
+        max_bytes=settings.max_model_bytes,
+        limits=ValidationLimits(
+            memory_bytes=settings.model_validation_memory_bytes,
+            seconds=float(settings.model_validation_seconds),
+        ),
+        sessions=SessionCache(settings.model_session_cache),
     )
 
 
 def init_app(app: Flask) -> None:
-    """Build the store from ``app.config``, keep it in app.extensions, add the routes."""
-    settings = ModelSettings.from_config(app.config)
-    app.extensions[EXTENSION] = build_store(settings)
+    """Build the store from the app's settings, keep it in app.extensions, add the routes."""
+    app.extensions[EXTENSION] = build_store(app.extensions[config.EXTENSION])
     app.register_blueprint(blueprint)
 
 
 def store() -> ModelStore:
     """The current app's model store."""
-    return current_app.extensions[EXTENSION]
+    found: ModelStore = current_app.extensions[EXTENSION]
+    return found
 
 
 @blueprint.errorhandler(Unauthorized)
@@ -135,7 +72,7 @@ def _unauthorized(error: Unauthorized) -> Response:
 
 def require_api_key() -> None:
     """Pass when no key is configured or the request carries it; 401 or 403 otherwise."""
-    expected = current_app.config.get("API_KEY")
+    expected = config.settings().api_key
     if expected is None:
         return
     given = _presented_key()
@@ -144,7 +81,7 @@ def require_api_key() -> None:
             "model management needs an API key: send Authorization: Bearer <key> "
             "or X-API-Key: <key>"
         )
-    if not hmac.compare_digest(given.encode(), str(expected).encode()):
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         raise Forbidden("the API key is not valid")
 
 
@@ -160,19 +97,17 @@ def _presented_key() -> str | None:
 def upload() -> Response:
     """Store the .onnx bytes of the body: 201 when new, 200 when already stored."""
     require_api_key()
-    request.max_content_length = current_app.config.get(
-        "MAX_MODEL_BYTES", MODEL_DEFAULTS["MAX_MODEL_BYTES"]
-    )
+    request.max_content_length = config.settings().max_model_bytes
     if request.mimetype != MODEL_MEDIA_TYPE:
         got = request.mimetype or "no content type"
         raise UnsupportedMediaType(
             f"expected {MODEL_MEDIA_TYPE} (the raw bytes of an .onnx file), got {got}"
         )
     name = check_label(request.args.get("name"))
-    config = current_app.config
+    settings = config.settings()
     with (
-        within(config["COMPUTE_DEADLINE_SECONDS"]),
-        paced_body(request, config["BODY_READ_TIMEOUT_SECONDS"]),
+        within(settings.compute_deadline_seconds),
+        paced_body(request, settings.body_read_timeout_seconds),
     ):
         data = request.get_data(cache=False)  # before the slot: a slow client holds none
         with admission.computing():

@@ -1,88 +1,70 @@
-"""POST /v1/rank: decode, delegate to the numpy core, encode."""
+"""POST /v1/rank: read the body, rank it through the jobs entry point, render."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import asdict
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from service.deadline import checked, within
+from service import config
+from service.deadline import within
 from service.decoding.limits import ArrayLimits
-from service.ranking.chunks import chunk_rows
-from service.ranking.pipeline import Ranking, RankPlan, rank_batch, rank_chunks
+from service.jobs import JobSummary, RankAnswer, RankLimits, rank
 from service.web import admission, models, observability
 from service.web.bodies import NPY_MEDIA_TYPE, paced_body, read_rank_body, receive_body
 from service.web.encoding import json_response
-from service.web.plan import RankJob, build_job
 
 blueprint = Blueprint("rank", __name__)
 
 
 @blueprint.post("/v1/rank")
-def rank() -> Response:
+def rank_route() -> Response:
     """Rank a pool: the indices most worth labeling, best first, and their scores."""
-    config = current_app.config
+    settings = config.settings()
     large = request.mimetype in (NPY_MEDIA_TYPE, "multipart/form-data")
-    request.max_content_length = config["MAX_NPY_BYTES" if large else "MAX_JSON_BYTES"]
+    request.max_content_length = settings.max_npy_bytes if large else settings.max_json_bytes
     # The deadline runs from the request's arrival: receiving the body (a
     # streamed .npy is scored as it arrives), waiting for a slot, ranking.
     with (
-        within(config["COMPUTE_DEADLINE_SECONDS"]),
-        paced_body(request, config["BODY_READ_TIMEOUT_SECONDS"]),
+        within(settings.compute_deadline_seconds),
+        paced_body(request, settings.body_read_timeout_seconds),
     ):
         receive_body(request)
         with admission.computing():
-            ranking, job = _rank(config)
-    body = _render(ranking, job.plan)
-    if job.model_id is not None:
-        body["model"] = job.model_id
-    return json_response(body)
+            decoded = read_rank_body(request, ArrayLimits(settings.max_elements))
+            answer = rank(
+                decoded,
+                limits=RankLimits(
+                    max_budget=settings.max_budget,
+                    max_rows=settings.max_rows,
+                    max_classes=settings.max_classes,
+                    chunk_bytes=settings.chunk_bytes,
+                    inference_chunk_bytes=settings.inference_chunk_bytes,
+                ),
+                store=models.store(),
+                on_planned=_note,
+            )
+    return json_response(_render(answer))
 
 
-def _rank(config: Mapping[str, Any]) -> tuple[Ranking, RankJob]:
-    limits = ArrayLimits(max_elements=config["MAX_ELEMENTS"])
-    body = read_rank_body(request, limits)
-    job = build_job(
-        body,
-        max_budget=config["MAX_BUDGET"],
-        max_rows=config["MAX_ROWS"],
-        max_classes=config["MAX_CLASSES"],
-        store=models.store(),
-        inference_bytes=config.get(
-            "INFERENCE_CHUNK_BYTES", models.MODEL_DEFAULTS["INFERENCE_CHUNK_BYTES"]
-        ),
-    )
-    observability.note(
-        strategy=job.plan.strategy.name,
-        budget=job.plan.budget,
-        rows=job.pool_size,
-        input=job.source.name if job.source is not None else None,
-        model=job.model_id,
-    )
-    chunks = None
-    if job.source is not None:
-        row_bytes = math.prod(job.source.shape[1:]) * 8
-        chunks = checked(job.source.chunks(chunk_rows(row_bytes, config["CHUNK_BYTES"])))
-    if job.plan.strategy.pointwise and chunks is not None:
-        ranking = rank_chunks(chunks, pool_size=job.pool_size, plan=job.plan)
-    else:
-        ranking = rank_batch(chunks, job.read_arrays(), pool_size=job.pool_size, plan=job.plan)
-    return ranking, job
+def _note(summary: JobSummary) -> None:
+    observability.note(**asdict(summary))
 
 
-def _render(ranking: Ranking, plan: RankPlan) -> dict[str, object]:
+def _render(answer: RankAnswer) -> dict[str, object]:
+    ranking = answer.ranking
     body: dict[str, object] = {
-        "strategy": plan.strategy.name,
-        "budget": plan.budget,
+        "strategy": answer.strategy,
+        "budget": answer.budget,
         "pool_size": ranking.pool_size,
         "indices": ranking.indices,
         "scores": ranking.scores,
-        "selection": plan.selection.describe(),
+        "selection": answer.selection.describe(),
     }
     if ranking.seed is not None:
         body["seed"] = ranking.seed
     if ranking.all_scores is not None:
         body["all_scores"] = ranking.all_scores
+    if answer.model_id is not None:
+        body["model"] = answer.model_id
     return body

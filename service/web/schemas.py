@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS
-from service.ranking.selection import SELECTION_METHODS
-from service.web.fields import JsonBoolean, JsonInteger, JsonNumber
+from service.jobs import ARRAY_FIELDS, SELECTION_METHODS
+from service.jobs.fields import JsonBoolean, JsonInteger, JsonNumber
 
 MAX_SEED = 2**64 - 1
 MAX_BETA = 1e6
-INPUT_FIELDS = tuple(INPUT_KINDS)
-# "features" are scored by a model into the probability input (web/features.py).
-ARRAY_FIELDS = (*INPUT_FIELDS, *ARRAY_ROLES, "features")
 
 
 def _strict_boolean() -> fields.Boolean:
@@ -47,7 +43,8 @@ class RankJsonSchema(Schema):
     strategy = fields.String(required=True)
     budget = JsonInteger(required=True)
     model = fields.String(validate=validate.Length(min=1))
-    exclude = fields.Raw(load_default=list)
+    # The API's field names shadow Schema's ``exclude`` option on purpose.
+    exclude = fields.Raw(load_default=list)  # type: ignore[assignment]
     seed = JsonInteger(validate=validate.Range(0, MAX_SEED))
     params = fields.Dict(keys=fields.String(), load_default=dict)
     normalize = _strict_boolean()
@@ -69,7 +66,7 @@ class RankQuerySchema(Schema):
     model = fields.String(validate=validate.Length(min=1))
     # Names the role of a .npy body (multipart parts are named by role instead).
     input = fields.String(load_default="probabilities", validate=validate.OneOf(ARRAY_FIELDS))
-    exclude = fields.String(load_default="")
+    exclude = fields.String(load_default="")  # type: ignore[assignment]
     seed = fields.Integer(validate=validate.Range(0, MAX_SEED))
     normalize = fields.Boolean(load_default=False)
     return_all_scores = fields.Boolean(load_default=False)

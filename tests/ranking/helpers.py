@@ -1,13 +1,18 @@
-"""Pool builders and a one-call ranking through the chunked pipeline."""
+"""Pool builders and a one-call ranking through the service's entry point."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from service import jobs
+from service.decoding.sources import ArraySource
+from service.jobs import RankLimits, RankRequest, Selection
+from service.jobs.planner import WORKING_ITEM_BYTES
 from service.ranking.inputs import INPUT_KINDS
-from service.ranking.pipeline import Ranking, RankPlan, rank_chunks
+from service.ranking.pipeline import Ranking
 from service.ranking.registry import STRATEGIES
-from service.ranking.selection import Selection
 
 DTYPES = (np.float32, np.float64)
 POINTWISE = {name: s for name, s in STRATEGIES.items() if s.pointwise}
@@ -46,29 +51,9 @@ def chunked(array, size):
     return [(start, array[start : start + size]) for start in range(0, len(array), size)]
 
 
-def rank(
-    pool,
-    name,
-    budget,
-    *,
-    exclude=(),
-    chunk=None,
-    kind=None,
-    seed=None,
-    options=None,
-    selection=None,
-) -> Ranking:
-    plan = RankPlan(
-        strategy=STRATEGIES[name],
-        input_kind=INPUT_KINDS[kind or kind_for(name)],
-        budget=budget,
-        exclude=np.array(sorted(exclude), dtype=np.int64),
-        options=options or {},
-        seed=seed,
-        keep_all_scores=True,
-        selection=selection or Selection(),
-    )
-    return rank_chunks(chunked(pool, chunk or len(pool)), pool_size=len(pool), plan=plan)
+def chunk_bytes(shape, rows):
+    """The chunk size (see RankLimits) that cuts a pool of ``shape`` into ``rows`` items."""
+    return rows * math.prod(shape[1:]) * WORKING_ITEM_BYTES
 
 
 def rank_request(
@@ -83,34 +68,59 @@ def rank_request(
     selection=None,
     chunk_rows=None,
     return_all_scores=False,
+    kinds=INPUT_KINDS,
 ) -> Ranking:
     """Rank ``arrays`` (a dict of numpy arrays by field name, e.g. "probabilities",
-    "embeddings") with the registered ``strategy`` as the service does, the pool's
-    input read in chunks of ``chunk_rows`` rows (default: one chunk).
+    "embeddings") with the registered ``strategy`` through the service's entry
+    point, the pool's input read in chunks of ``chunk_rows`` items (default:
+    one chunk).
 
     InvalidInput when the request is invalid (budget over the eligible pool, say).
     """
-    from service.ranking.checks import check_budget, check_exclude
-    from service.ranking.pipeline import rank_batch
-
-    chosen = STRATEGIES[strategy]
-    given = [name for name in INPUT_KINDS if name in arrays]
-    kind = INPUT_KINDS[given[0]] if given else None
-    pool = arrays[given[0]] if given else arrays["embeddings"]
-    checked_exclude = check_exclude(np.asarray(exclude, dtype=np.int64), pool_size=len(pool))
-    check_budget(budget, pool_size=len(pool), n_excluded=checked_exclude.shape[0])
-    plan = RankPlan(
-        strategy=chosen,
-        input_kind=kind,
-        budget=budget,
-        exclude=checked_exclude,
-        options={**(params or {}), "normalize": normalize},
+    request = RankRequest(
+        strategy,
+        budget,
+        arrays={name: ArraySource(np.asarray(a), name=name) for name, a in arrays.items()},
+        params=params or {},
+        exclude=np.asarray(exclude, dtype=np.int64),
+        normalize=normalize,
         seed=seed,
-        keep_all_scores=return_all_scores,
+        return_all_scores=return_all_scores,
         selection=selection or Selection(),
     )
-    chunks = chunked(pool, chunk_rows or len(pool)) if kind is not None else None
-    if chosen.pointwise:
-        return rank_chunks(chunks, pool_size=len(pool), plan=plan)
-    others = {role: array for role, array in arrays.items() if role not in INPUT_KINDS}
-    return rank_batch(chunks, others, pool_size=len(pool), plan=plan)
+    given = [name for name in kinds if name in arrays]
+    limits = RankLimits()
+    if chunk_rows is not None and given:
+        limits = RankLimits(chunk_bytes=chunk_bytes(np.shape(arrays[given[0]]), chunk_rows))
+    return jobs.rank(request, limits=limits, kinds=kinds).ranking
+
+
+def rank(
+    pool,
+    name,
+    budget,
+    *,
+    exclude=(),
+    chunk=None,
+    kind=None,
+    seed=None,
+    options=None,
+    selection=None,
+) -> Ranking:
+    """Rank ``pool``, an array of the input kind ``kind`` (by default the one
+    the strategy's form takes), keeping every item's score; ``options`` holds
+    parameters and may hold "normalize"."""
+    params = dict(options or {})
+    normalize = bool(params.pop("normalize", False))
+    return rank_request(
+        name,
+        {kind or kind_for(name): pool},
+        budget,
+        exclude=sorted(exclude),
+        seed=seed,
+        params=params,
+        normalize=normalize,
+        selection=selection,
+        chunk_rows=chunk,
+        return_all_scores=True,
+    )

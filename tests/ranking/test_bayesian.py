@@ -1,5 +1,8 @@
 """Scores from Monte-Carlo or ensemble samples (n, t, c): bald, predictive entropy,
-variation ratios, mean std, vote entropy and max KL disagreement."""
+variation ratios, mean std, vote entropy and max KL disagreement.
+
+The scores take the samples' pass columns (t, c, n) (see rowops.pass_columns);
+``SCORERS`` lays the samples out and scores them."""
 
 from __future__ import annotations
 
@@ -11,23 +14,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from service.decoding.sources import ArraySource
 from service.ranking import bayesian
-from service.ranking.inputs import INPUT_KINDS
-from service.ranking.pipeline import RankPlan, rank_chunks
 from service.ranking.registry import STRATEGIES
 from service.ranking.rowops import pass_columns
-from tests.ranking import reference
+from tests.ranking import helpers, reference
 
 LOG2 = math.log(2)
-SCORERS = {
-    "bald": bayesian.bald,
-    "predictive_entropy": bayesian.predictive_entropy,
-    "variation_ratios": bayesian.variation_ratios,
-    "mean_std": bayesian.mean_std,
-    "vote_entropy": bayesian.vote_entropy,
-    "kl_max_disagreement": bayesian.kl_max_disagreement,
-}
+NAMES = tuple(name for name, strategy in STRATEGIES.items() if strategy.form == "samples")
+COLUMN_SCORERS = {name: getattr(bayesian, f"{name}_of_columns") for name in NAMES}
+
+
+def scorer(name):
+    """Score samples (n, t, c) with the column function ``name``, on their pass columns."""
+    return lambda samples: COLUMN_SCORERS[name](pass_columns(samples))
+
+
+SCORERS = {name: scorer(name) for name in NAMES}
 VOTE_BASED = ("variation_ratios", "vote_entropy")
 SAMPLE_STRATEGIES = [
     name for name, s in STRATEGIES.items() if "samples" in s.inputs and s.pointwise
@@ -129,31 +131,9 @@ def test_hand_worked_examples(passes, name, expected, dtype):
 
 def test_each_pool_item_is_scored_on_its_own_passes():
     samples = np.array([EXAMPLES["two-opposite-one-hot-passes"][0], [[0.5, 0.5], [0.5, 0.5]]])
-    assert bayesian.bald(samples).tolist() == pytest.approx([LOG2, 0.0], abs=1e-15)
-    assert bayesian.predictive_entropy(samples).tolist() == pytest.approx([LOG2, LOG2])
-    assert bayesian.variation_ratios(samples).tolist() == [0.5, 0.0]
-
-
-# A slow, obvious reference: Python loops over items and passes, math.log.
-
-
-def reference_scores(samples: np.ndarray) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {name: [] for name in SCORERS}
-    for item in samples.tolist():
-        t, c = len(item), len(item[0])
-        mean = [sum(p[j] for p in item) / t for j in range(c)]
-        votes = [0] * c
-        for p in item:
-            votes[p.index(max(p))] += 1
-        kls = [sum(p[j] * math.log(p[j] / mean[j]) for j in range(c) if p[j] > 0) for p in item]
-        stds = [math.sqrt(sum((p[j] - mean[j]) ** 2 for p in item) / t) for j in range(c)]
-        out["bald"].append(max(0.0, h(*mean) - sum(h(*p) for p in item) / t))
-        out["predictive_entropy"].append(h(*mean))
-        out["variation_ratios"].append(1 - max(votes) / t)
-        out["mean_std"].append(sum(stds) / c)
-        out["vote_entropy"].append(h(*(v / t for v in votes)))
-        out["kl_max_disagreement"].append(max(0.0, max(kls)))
-    return out
+    assert SCORERS["bald"](samples).tolist() == pytest.approx([LOG2, 0.0], abs=1e-15)
+    assert SCORERS["predictive_entropy"](samples).tolist() == pytest.approx([LOG2, LOG2])
+    assert SCORERS["variation_ratios"](samples).tolist() == [0.5, 0.0]
 
 
 def dirichlet_samples(n, t, c, alpha, dtype, seed=0):
@@ -183,7 +163,7 @@ def test_matches_the_reference(name, t, c, alpha, dtype, rtol, atol):
     scores = SCORERS[name](samples)
     assert scores.dtype == dtype
     assert scores.shape == (40,)
-    expected = reference_scores(samples.astype(np.float64))[name]
+    expected = reference.scores(name, samples.astype(np.float64))
     np.testing.assert_allclose(scores, expected, rtol=rtol, atol=atol)
 
 
@@ -221,8 +201,8 @@ def test_identical_passes_show_no_disagreement(passes, row):
     samples = np.broadcast_to(row / row.sum(), (1, passes, row.shape[0])).copy()
     for name in ("bald", "mean_std", "kl_max_disagreement"):
         assert SCORERS[name](samples).tolist() == [pytest.approx(0.0, abs=1e-12)], name
-    assert bayesian.variation_ratios(samples).tolist() == [0.0]
-    assert bayesian.vote_entropy(samples).tolist() == [0.0]
+    assert SCORERS["variation_ratios"](samples).tolist() == [0.0]
+    assert SCORERS["vote_entropy"](samples).tolist() == [0.0]
 
 
 @given(passes=st.integers(2, 6), classes=st.integers(2, 6), data=st.data())
@@ -236,7 +216,7 @@ def test_identical_one_hot_passes_score_exactly_zero(passes, classes, data):
 
 @given(samples=sample_arrays())
 def test_bald_is_at_most_the_predictive_entropy(samples):
-    assert np.all(bayesian.bald(samples) <= bayesian.predictive_entropy(samples))
+    assert np.all(SCORERS["bald"](samples) <= SCORERS["predictive_entropy"](samples))
 
 
 @given(samples=sample_arrays())
@@ -245,11 +225,10 @@ def test_mean_kl_to_the_consensus_is_bald_and_max_kl_bounds_it(samples):
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(samples > 0, samples * np.log(samples / mean), 0.0)
     kls = terms.sum(axis=2)  # (n, t)
-    np.testing.assert_allclose(bayesian.bald(samples), kls.mean(axis=1), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(
-        bayesian.kl_max_disagreement(samples), kls.max(axis=1), rtol=1e-12, atol=1e-12
-    )
-    assert np.all(bayesian.kl_max_disagreement(samples) >= bayesian.bald(samples) - 1e-12)
+    bald, kl_max = SCORERS["bald"](samples), SCORERS["kl_max_disagreement"](samples)
+    np.testing.assert_allclose(bald, kls.mean(axis=1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(kl_max, kls.max(axis=1), rtol=1e-12, atol=1e-12)
+    assert np.all(kl_max >= bald - 1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -267,21 +246,18 @@ def test_scores_keep_the_dtype_and_are_finite_and_non_negative(dtype, data):
 # Through the pipeline: the samples input kind and the registry's strategies.
 
 
-def plan_for(name, budget, **options):
-    return RankPlan(
-        strategy=STRATEGIES[name],
-        input_kind=INPUT_KINDS["samples"],
-        budget=budget,
-        options={"layout": "NTC", "space": "prob", "normalize": False, **options},
-        seed=11,
-        keep_all_scores=True,
-    )
-
-
 def rank(samples, name, budget=None, chunk=None):
-    n = samples.shape[0]
-    chunks = ArraySource(samples, name="samples").chunks(chunk or n)
-    return rank_chunks(chunks, pool_size=n, plan=plan_for(name, budget or n))
+    """Rank ``samples`` (n, t, c), as the samples input kind, through the service's
+    entry point in chunks of ``chunk`` items, keeping every item's score."""
+    return helpers.rank(
+        samples,
+        name,
+        budget or len(samples),
+        chunk=chunk,
+        kind="samples",
+        seed=11,
+        options={"layout": "NTC", "space": "prob"},
+    )
 
 
 @pytest.mark.parametrize(
@@ -359,8 +335,10 @@ def test_votes_go_to_the_lowest_class_among_tied_tops(c):
     for item in range(25):
         for passes in samples[item]:
             expected[item, reference.vote(passes.tolist())] += 1
-    np.testing.assert_array_equal(bayesian.votes(samples), expected)
-    np.testing.assert_array_equal(bayesian.votes_of_columns(pass_columns(samples)), expected.T)
+    votes = bayesian.votes_of_columns(pass_columns(samples))
+    assert votes.dtype == samples.dtype
+    assert votes.flags.c_contiguous
+    np.testing.assert_array_equal(votes, expected.T)
 
 
 @pytest.mark.parametrize("name", list(SCORERS))
@@ -368,6 +346,33 @@ def test_scoring_pass_columns_leaves_them_alone(name):
     samples = dirichlet_samples(9, 4, 5, 0.5, np.float64, seed=2)
     cols = pass_columns(samples)
     before = cols.copy()
-    scores = getattr(bayesian, f"{name}_of_columns")(cols)
+    scores = COLUMN_SCORERS[name](cols)
     np.testing.assert_array_equal(cols, before)
-    np.testing.assert_array_equal(scores, SCORERS[name](samples))
+    np.testing.assert_allclose(scores, reference.scores(name, samples), rtol=1e-12, atol=1e-12)
+
+
+def test_the_registry_scores_samples_with_these_functions():
+    samples = dirichlet_samples(9, 4, 5, 0.5, np.float64, seed=4)
+    cols = pass_columns(samples)
+    for name, function in COLUMN_SCORERS.items():
+        score = STRATEGIES[name].make_scorer({}, np.random.default_rng(0))
+        np.testing.assert_array_equal(score(cols), function(cols), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mean_of_pass_columns_is_the_mean_prediction_by_columns(dtype):
+    samples = dirichlet_samples(11, 3, 4, 0.5, dtype, seed=7)
+    mean = bayesian.mean_of_pass_columns(pass_columns(samples))
+    assert mean.dtype == dtype
+    assert mean.shape == (4, 11)
+    assert mean.flags.c_contiguous
+    expected = [reference.mean_row(item) for item in samples.astype(np.float64).tolist()]
+    np.testing.assert_allclose(mean.T, expected, rtol=1e-6 if dtype == np.float32 else 1e-15)
+
+
+def test_pass_entropies_of_columns_are_each_pass_entropy():
+    samples = dirichlet_samples(6, 3, 5, 0.5, np.float64, seed=9)
+    entropies = bayesian.pass_entropies_of_columns(pass_columns(samples))
+    assert entropies.shape == (3, 6)
+    expected = [[reference.entropy(row) for row in item] for item in samples.tolist()]
+    np.testing.assert_allclose(entropies.T, expected, rtol=1e-12, atol=1e-15)

@@ -4,15 +4,13 @@ import numpy as np
 import pytest
 
 from service.errors import InvalidInput
+from service.jobs.planner import check_budget, check_exclude
 from service.ranking.checks import (
     PROBABILITY_ATOL,
-    check_budget,
-    check_exclude,
     check_finite,
     check_log_pass_columns,
     check_log_probabilities,
     check_pass_columns,
-    check_probabilities,
     check_probability_columns,
     check_shape,
     normalize_columns,
@@ -22,6 +20,11 @@ from service.ranking.checks import (
 from service.ranking.rowops import columns, pass_columns
 
 ATOL = PROBABILITY_ATOL
+
+
+def check_rows(probs, **options):
+    """check_probability_columns on probability rows (m, c), laid out by columns."""
+    check_probability_columns(columns(probs), probs, **options)
 
 
 def pool_with(bad_row, at=2, n=4):
@@ -46,38 +49,37 @@ def pool_with(bad_row, at=2, n=4):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bad_probabilities_name_the_field_and_the_row(row, message, dtype):
     with pytest.raises(InvalidInput) as caught:
-        check_probabilities(pool_with(row).astype(dtype), name="probabilities")
+        check_rows(pool_with(row).astype(dtype), name="probabilities")
     assert caught.value.field == "probabilities"
     assert message in caught.value.detail
 
 
 @pytest.mark.parametrize("excess", [0.9 * ATOL, -0.9 * ATOL])
 def test_row_sums_within_the_tolerance_pass(excess):
-    check_probabilities(pool_with([0.5, 0.5 + excess]), name="probabilities")
+    check_rows(pool_with([0.5, 0.5 + excess]), name="probabilities")
 
 
 @pytest.mark.parametrize("excess", [1.1 * ATOL, -1.1 * ATOL])
 def test_row_sums_beyond_the_tolerance_fail(excess):
     with pytest.raises(InvalidInput, match="row 2 sums to"):
-        check_probabilities(pool_with([0.5, 0.5 + excess]), name="probabilities")
+        check_rows(pool_with([0.5, 0.5 + excess]), name="probabilities")
 
 
 def test_messages_give_the_pool_row_of_a_later_chunk():
     with pytest.raises(InvalidInput, match=r"row 102 sums to 0\.9"):
-        check_probabilities(pool_with([0.5, 0.4]), name="probabilities", row_offset=100)
+        check_rows(pool_with([0.5, 0.4]), name="probabilities", row_offset=100)
 
 
 def test_messages_name_the_item_and_the_pass_of_samples():
     samples = np.full((4, 3, 2), 0.5)
     samples[2, 1] = [0.5, math.nan]
-    flat = samples.reshape(12, 2)
     with pytest.raises(InvalidInput, match="row 12, pass 1 holds a non-finite") as caught:
-        check_probabilities(flat, name="samples", row_offset=10, passes=3)
+        check_pass_columns(pass_columns(samples), name="samples", row_offset=10)
     assert caught.value.field == "samples"
 
 
 def test_valid_probabilities_pass():
-    check_probabilities(np.array([[1.0, 0.0], [0.25, 0.75]]), name="probabilities")
+    check_rows(np.array([[1.0, 0.0], [0.25, 0.75]]), name="probabilities")
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
@@ -189,19 +191,47 @@ def test_a_budget_equal_to_the_rows_left_passes():
     check_budget(1, pool_size=1, n_excluded=0)
 
 
-# The column checks: the same verdicts and messages as the row checks they stand for.
+# The column checks' verdicts, worked out by hand: the field, and the exact
+# message naming the first bad row (``where``) of a chunk in the dtype sent.
+
+
+def non_finite(where, dtype):
+    return f"{where} holds a non-finite value (NaN or +-Inf)"
+
+
+def outside(column, value):
+    def message(where, dtype):
+        shown = float(dtype(value))  # the value as sent, in the chunk's dtype
+        return f"{where}, column {column}: probability {shown!r} is outside [0, 1]"
+
+    return message
+
+
+def sums_to(total):
+    def message(where, dtype):
+        return (
+            f"{where} sums to {total}, expected 1 within 0.001; send normalize=true to rescale rows"
+        )
+
+    return message
+
+
+def passes(where, dtype):
+    return None
+
 
 BAD_ROWS = [
-    [math.nan, 0.5, 0.5],
-    [math.inf, 0.0, 0.0],
-    [-math.inf, 0.5, 0.5],
-    [-0.1, 0.6, 0.5],
-    [0.0, 1.2, -0.2],
-    [0.5, 0.3, 0.1],
-    [0.5, 0.3, 0.3],
-    [3e38, 3e38, 0.0],  # a sum past float32's range
-    [-0.0, 0.5, 0.5],  # -0 is a probability of 0
-    [0.5, 0.5, 0.0],
+    pytest.param([math.nan, 0.5, 0.5], non_finite, id="nan"),
+    pytest.param([math.inf, 0.0, 0.0], non_finite, id="plus-inf"),
+    pytest.param([-math.inf, 0.5, 0.5], non_finite, id="minus-inf"),
+    pytest.param([-0.1, 0.6, 0.5], outside(0, -0.1), id="negative"),
+    pytest.param([0.0, 1.2, -0.2], outside(1, 1.2), id="above-one-before-a-negative"),
+    pytest.param([0.5, 0.3, 0.1], sums_to("0.9"), id="sum-too-low"),
+    pytest.param([0.5, 0.3, 0.3], sums_to("1.1"), id="sum-too-high"),
+    # Finite in float32, but their sum is past its range: outside [0, 1] first.
+    pytest.param([3e38, 3e38, 0.0], outside(0, 3e38), id="sum-past-float32-range"),
+    pytest.param([-0.0, 0.5, 0.5], passes, id="minus-zero-is-probability-zero"),
+    pytest.param([0.5, 0.5, 0.0], passes, id="valid"),
 ]
 
 
@@ -214,15 +244,19 @@ def verdict(check, *args, **kwargs):
     return None
 
 
-@pytest.mark.parametrize("row", BAD_ROWS)
+def expected_verdict(message, field, where, dtype):
+    detail = message(where, dtype)
+    return None if detail is None else (field, detail)
+
+
+@pytest.mark.parametrize(("row", "message"), BAD_ROWS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_column_checks_give_the_row_checks_verdict(row, dtype):
+def test_column_checks_give_the_worked_out_verdict(row, message, dtype):
     probs = pool_with(row).astype(dtype)
-    expected = verdict(check_probabilities, probs, name="probabilities", row_offset=7)
     got = verdict(
         check_probability_columns, columns(probs), probs, name="probabilities", row_offset=7
     )
-    assert got == expected
+    assert got == expected_verdict(message, "probabilities", "row 9", dtype)
     normalized = verdict(normalize_rows, probs, name="probabilities", row_offset=7)
     assert (
         verdict(normalize_columns, columns(probs), probs, name="probabilities", row_offset=7)
@@ -230,14 +264,14 @@ def test_column_checks_give_the_row_checks_verdict(row, dtype):
     )
 
 
-@pytest.mark.parametrize("row", BAD_ROWS)
+@pytest.mark.parametrize(("row", "message"), BAD_ROWS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_pass_column_checks_give_the_row_checks_verdict(row, dtype):
+def test_pass_column_checks_give_the_worked_out_verdict(row, message, dtype):
     samples = np.full((4, 3, 3), 1 / 3, dtype=dtype)
     samples[2, 1] = row
     rows = samples.reshape(12, 3)
     cols = pass_columns(samples)
-    expected = verdict(check_probabilities, rows, name="samples", row_offset=10, passes=3)
+    expected = expected_verdict(message, "samples", "row 12, pass 1", dtype)
     assert verdict(check_pass_columns, cols, name="samples", row_offset=10) == expected
     expected = verdict(normalize_rows, rows, name="samples", row_offset=10, passes=3)
     assert verdict(normalize_pass_columns, cols, name="samples", row_offset=10) == expected

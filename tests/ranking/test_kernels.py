@@ -1,9 +1,11 @@
 """The compiled loops against the numpy code they stand in for, bit for bit.
 
-Each public function that dispatches to a loop (rowops, checks, uncertainty)
-also has a numpy path for arrays the loops do not take; a column array that
-is not C-contiguous (every other column of a wider one) takes that path, so
-comparing the two layouts compares the loop with numpy.
+The probability check also has a numpy path for arrays the loops do not
+take; a column array that is not C-contiguous (every other column of a
+wider one) takes that path, so comparing the two layouts compares the loop
+with numpy. The scores have no numpy path: they take only the columns the
+loops take (rowops.require_columns) and refuse others with TypeError, so
+the numpy arithmetic they stand in for is written out here (``numpy_scores``).
 """
 
 import math
@@ -184,6 +186,32 @@ def test_column_max_and_top_two_match_a_sort(m, c, dtype):
     assert first.dtype == second.dtype == dtype
 
 
+def in_order_sum(values: np.ndarray) -> np.ndarray:
+    """Sum over axis 0, ((v0 + v1) + v2) + ..., in the dtype of ``values``."""
+    total = values[0].copy()
+    for row in values[1:]:
+        total += row
+    return total
+
+
+def numpy_scores(score, cols: np.ndarray) -> np.ndarray:
+    """What ``score`` computes, as whole-column numpy operations in the dtype of
+    ``cols`` (c, m): each step rounded as the loops round it, classes added in
+    order, clipped at 0 where the score is."""
+    ordered = np.sort(cols, axis=0)
+    first, second = ordered[-1], ordered[-2]
+    if score is least_confidence_of_columns:
+        return np.maximum(1 - first, 0)
+    if score is margin_of_columns:
+        return np.maximum(1 - (first - second), 0)
+    if score is ratio_of_columns:
+        return second / first
+    # log(max(p, tiny)) is finite, and 0 * finite = 0: 0 log 0 = 0. max(-0.0, 0)
+    # is +0.0, so one-hot rows score +0.
+    terms = np.log(np.maximum(cols, np.finfo(cols.dtype).tiny)) * cols
+    return np.maximum(-in_order_sum(terms), 0)
+
+
 @pytest.mark.parametrize("score", SCORERS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("c", CLASS_COUNTS)
@@ -191,9 +219,20 @@ def test_column_max_and_top_two_match_a_sort(m, c, dtype):
 def test_compiled_scores_equal_numpy_scores_bit_for_bit(score, m, c, dtype):
     cols = columns(probabilities(m, c, dtype, seed=m + c))
     compiled = score(cols)
+    expected = numpy_scores(score, cols)
+    assert expected.dtype == dtype
     assert compiled.dtype == dtype
     assert compiled.shape == (m,)
-    assert compiled.tobytes() == score(strided(cols)).tobytes()
+    assert compiled.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("score", SCORERS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scores_refuse_columns_the_loops_do_not_take(score, dtype):
+    cols = columns(probabilities(kernels.BLOCK + 1, 3, dtype))
+    for layout in (strided(cols), np.asfortranarray(cols), cols.astype(np.float16)):
+        with pytest.raises(TypeError, match="expected C-contiguous float class columns"):
+            score(layout)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -8,11 +8,14 @@ from hypothesis import strategies as st
 from service.errors import InvalidInput
 from service.ranking.inputs import INPUT_KINDS
 from service.ranking.registry import ALIASES, STRATEGIES, get_strategy
+from service.ranking.rowops import columns, pass_columns
 from tests.ranking.helpers import ATOL, DETERMINISTIC, DTYPES, POINTWISE, random_pool
 
 
 def score(name, pool, seed=0):
-    return POINTWISE[name].make_scorer({}, np.random.default_rng(seed))(pool)
+    """The strategy's scorer on ``pool`` (n, c) or (n, t, c), laid out by columns."""
+    cols = columns(pool) if pool.ndim == 2 else pass_columns(pool)
+    return POINTWISE[name].make_scorer({}, np.random.default_rng(seed))(cols)
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
@@ -39,9 +42,14 @@ def test_descriptions_are_json_and_consistent(name):
     described = json.loads(json.dumps(strategy.describe()))
     assert described["name"] == name
     assert set(strategy.inputs) <= set(INPUT_KINDS)
-    assert strategy.form in ("probs", "samples")
+    assert strategy.form in ("probs", "samples", None)
     if strategy.form == "samples":
         assert strategy.inputs == ("samples",)
+    if strategy.form == "probs":
+        assert strategy.inputs == tuple(INPUT_KINDS)
+    if strategy.form is None:
+        assert strategy.inputs == ()
+        assert strategy.arrays
     assert (strategy.make_scorer is None) != (strategy.select is None)
 
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from service.ranking.rowops import columns
-from service.ranking.transforms import softmax, softmax_of_columns
+from service.ranking.transforms import softmax_of_columns
 
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 
@@ -20,12 +20,17 @@ def reference_softmax(row, temperature=1.0):
     return [w / total for w in weights]
 
 
+def softmax_rows(logits, temperature=1.0):
+    """The probability rows (n, c) softmax_of_columns makes of logit rows (n, c)."""
+    return softmax_of_columns(columns(logits), temperature).T
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("c", [2, 10, 33, 100])
 def test_softmax_matches_a_float64_reference(dtype, c):
     logits = np.random.default_rng(c).normal(scale=5, size=(50, c)).astype(dtype)
     expected = [reference_softmax(row) for row in logits.tolist()]
-    np.testing.assert_allclose(softmax(logits), expected, rtol=RTOL[dtype], atol=1e-30)
+    np.testing.assert_allclose(softmax_rows(logits), expected, rtol=RTOL[dtype], atol=1e-30)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +45,7 @@ def test_softmax_matches_a_float64_reference(dtype, c):
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softmax_is_stable_for_extreme_logits(row, expected, dtype):
-    probs = softmax(np.array([row], dtype=dtype))
+    probs = softmax_rows(np.array([row], dtype=dtype))
     assert probs.dtype == dtype
     assert np.isfinite(probs).all()
     np.testing.assert_allclose(probs[0], expected, rtol=RTOL[dtype], atol=1e-30)
@@ -48,27 +53,29 @@ def test_softmax_is_stable_for_extreme_logits(row, expected, dtype):
 
 def test_softmax_of_log_probabilities_gives_the_probabilities_back():
     probs = np.array([[0.9, 0.1], [0.25, 0.75]])
-    np.testing.assert_allclose(softmax(np.log(probs)), probs, rtol=1e-15)
+    np.testing.assert_allclose(softmax_rows(np.log(probs)), probs, rtol=1e-15)
 
 
 @pytest.mark.parametrize("temperature", [0.1, 0.5, 2.0, 10.0])
 def test_temperature_divides_the_logits(temperature):
     logits = np.random.default_rng(1).normal(size=(20, 5))
     expected = [reference_softmax(row, temperature) for row in logits.tolist()]
-    np.testing.assert_allclose(softmax(logits, temperature), expected, rtol=1e-12)
-    np.testing.assert_allclose(softmax(logits, temperature), softmax(logits / temperature))
+    np.testing.assert_allclose(softmax_rows(logits, temperature), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        softmax_rows(logits, temperature), softmax_rows(logits / temperature)
+    )
 
 
 def test_a_higher_temperature_flattens_and_a_lower_one_sharpens():
     logits = np.array([[math.log(9), 0.0]])  # [0.9, 0.1] at temperature 1
-    assert softmax(logits, 2.0)[0].tolist() == pytest.approx([0.75, 0.25])  # 3 : 1
-    assert softmax(logits, 0.5)[0].tolist() == pytest.approx([81 / 82, 1 / 82])  # 81 : 1
+    assert softmax_rows(logits, 2.0)[0].tolist() == pytest.approx([0.75, 0.25])  # 3 : 1
+    assert softmax_rows(logits, 0.5)[0].tolist() == pytest.approx([81 / 82, 1 / 82])  # 81 : 1
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_softmax_keeps_the_dtype_and_leaves_the_input_alone(dtype):
+def test_softmax_keeps_the_dtype_and_leaves_the_logit_rows_alone(dtype):
     logits = np.array([[1.0, 2.0, 3.0]], dtype=dtype)
-    probs = softmax(logits, 2.0)
+    probs = softmax_of_columns(columns(logits), 2.0)
     assert probs.dtype == dtype
     assert logits.tolist() == [[1.0, 2.0, 3.0]]
 
@@ -81,7 +88,7 @@ def test_softmax_keeps_the_dtype_and_leaves_the_input_alone(dtype):
     )
 )
 def test_softmax_rows_are_probabilities_whose_order_follows_the_logits(logits):
-    probs = softmax(logits)
+    probs = softmax_rows(logits)
     assert np.isfinite(probs).all()
     assert (probs >= 0).all()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
@@ -96,6 +103,19 @@ def test_softmax_of_columns_works_in_place_on_the_logits_columns(temperature, dt
     cols = columns(logits)
     out = softmax_of_columns(cols, temperature)
     assert out is cols
-    np.testing.assert_array_equal(out.T, softmax(logits, temperature))
+    assert out.dtype == dtype
     expected = [reference_softmax(row, temperature) for row in logits.tolist()]
     np.testing.assert_allclose(out.T, expected, rtol=RTOL[dtype], atol=1e-30)
+
+
+@pytest.mark.parametrize(
+    "cols",
+    [
+        pytest.param(np.zeros((3, 8))[:, ::2], id="strided"),
+        pytest.param(np.zeros((3, 4), np.float16), id="float16"),
+        pytest.param(np.zeros((1, 4)), id="one-class"),
+    ],
+)
+def test_softmax_of_columns_takes_only_class_columns(cols):
+    with pytest.raises(TypeError, match="expected C-contiguous float class columns"):
+        softmax_of_columns(cols)

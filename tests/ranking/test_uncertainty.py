@@ -12,8 +12,14 @@ from service.ranking.rowops import columns
 from tests.ranking import reference
 from tests.ranking.helpers import ATOL, DTYPES, UNCERTAINTY, normalized, random_pool, rank
 
-FUNCTIONS = {name: getattr(uncertainty, name) for name in UNCERTAINTY}
+FUNCTIONS = {name: getattr(uncertainty, f"{name}_of_columns") for name in UNCERTAINTY}
 WIDTHS = (2, 10, 33, 100)
+
+
+def score(name, probs):
+    """The scores of probability rows (n, c), computed on their class columns."""
+    return FUNCTIONS[name](columns(probs))
+
 
 # A = [0.5, 0.25, 0.25], B = [0.55, 0.45, 0], C = [0.8, 0.1, 0.1], D = one-hot.
 POOL = np.array([[0.5, 0.25, 0.25], [0.55, 0.45, 0.0], [0.8, 0.1, 0.1], [1.0, 0.0, 0.0]])
@@ -21,7 +27,7 @@ POOL = np.array([[0.5, 0.25, 0.25], [0.55, 0.45, 0.0], [0.8, 0.1, 0.1], [1.0, 0.
 
 def test_least_confidence_is_one_minus_the_top_probability():
     expected = [1 - 0.5, 1 - 0.55, 1 - 0.8, 1 - 1.0]  # 0.5, 0.45, 0.2, 0
-    assert uncertainty.least_confidence(POOL).tolist() == expected
+    assert score("least_confidence", POOL).tolist() == expected
     ranking = rank(POOL, "least_confidence", 4)
     assert ranking.indices.tolist() == [0, 1, 2, 3]
     assert ranking.scores.tolist() == expected
@@ -29,7 +35,7 @@ def test_least_confidence_is_one_minus_the_top_probability():
 
 def test_margin_is_one_minus_the_gap_between_the_top_two():
     expected = [1 - (0.5 - 0.25), 1 - (0.55 - 0.45), 1 - (0.8 - 0.1), 1 - (1.0 - 0.0)]
-    assert uncertainty.margin(POOL).tolist() == expected  # 0.75, 0.9, 0.3, 0
+    assert score("margin", POOL).tolist() == expected  # 0.75, 0.9, 0.3, 0
     ranking = rank(POOL, "margin", 4)
     assert ranking.indices.tolist() == [1, 0, 2, 3]
     assert ranking.scores.tolist() == [expected[i] for i in (1, 0, 2, 3)]
@@ -37,7 +43,7 @@ def test_margin_is_one_minus_the_gap_between_the_top_two():
 
 def test_ratio_is_the_second_over_the_top_probability():
     expected = [0.25 / 0.5, 0.45 / 0.55, 0.1 / 0.8, 0.0 / 1.0]  # 0.5, 0.818, 0.125, 0
-    assert uncertainty.ratio(POOL).tolist() == expected
+    assert score("ratio", POOL).tolist() == expected
     ranking = rank(POOL, "ratio", 4)
     assert ranking.indices.tolist() == [1, 0, 2, 3]
     assert ranking.scores.tolist() == [expected[i] for i in (1, 0, 2, 3)]
@@ -50,7 +56,7 @@ def test_entropy_is_in_nats_with_zero_log_zero_as_zero():
         -(0.8 * math.log(0.8) + 2 * 0.1 * math.log(0.1)),  # 0.639
         0.0,  # 1 log 1 + 0 log 0 + 0 log 0
     ]
-    assert uncertainty.entropy(POOL).tolist() == pytest.approx(expected, abs=1e-15)
+    assert score("entropy", POOL).tolist() == pytest.approx(expected, abs=1e-15)
     ranking = rank(POOL, "entropy", 4)
     assert ranking.indices.tolist() == [0, 1, 2, 3]
     assert ranking.scores.tolist() == pytest.approx(expected, abs=1e-15)
@@ -68,14 +74,14 @@ def test_equal_scores_rank_the_lower_index_first():
 def test_uniform_row_scores_the_maximum_and_one_hot_zero(name):
     probs = np.array([[0.25] * 4, [0.0, 1.0, 0.0, 0.0]])
     top = {"least_confidence": 1 - 0.25, "margin": 1.0, "ratio": 1.0, "entropy": math.log(4)}
-    assert FUNCTIONS[name](probs).tolist() == pytest.approx([top[name], 0.0], abs=1e-15)
+    assert score(name, probs).tolist() == pytest.approx([top[name], 0.0], abs=1e-15)
 
 
 @pytest.mark.parametrize("name", UNCERTAINTY)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_scores_keep_the_input_float_dtype(name, dtype):
     probs = normalized([[1, 2, 3], [3, 3, 0]], dtype)
-    scores = FUNCTIONS[name](probs)
+    scores = score(name, probs)
     assert scores.dtype == dtype
     assert scores.shape == (2,)
 
@@ -83,9 +89,10 @@ def test_scores_keep_the_input_float_dtype(name, dtype):
 @pytest.mark.parametrize("name", UNCERTAINTY)
 def test_input_is_not_modified(name):
     probs = normalized(np.random.default_rng(0).random((5, 40)))
-    before = probs.copy()
-    FUNCTIONS[name](probs)
-    np.testing.assert_array_equal(probs, before)
+    cols = columns(probs)
+    before = cols.copy()
+    FUNCTIONS[name](cols)
+    np.testing.assert_array_equal(cols, before)
 
 
 def separated_rows(rng, name, c, dtype, count):
@@ -109,7 +116,7 @@ def separated_rows(rng, name, c, dtype, count):
 def test_scores_match_the_reference_on_random_pools(name, dtype, c):
     pool = random_pool(np.random.default_rng(c), name, 200, c, dtype)
     expected = reference.scores(name, pool)
-    np.testing.assert_allclose(FUNCTIONS[name](pool), expected, rtol=0, atol=ATOL[dtype])
+    np.testing.assert_allclose(score(name, pool), expected, rtol=0, atol=ATOL[dtype])
 
 
 @pytest.mark.parametrize("c", WIDTHS)
@@ -154,7 +161,7 @@ def test_uniform_rows_score_highest_and_one_hot_rows_lowest(name, weights, dtype
     c = weights.shape[1]
     uniform, one_hot = np.full((1, c), 1.0), np.eye(1, c, c - 1)
     probs = normalized(np.vstack([weights, uniform, one_hot]), dtype)
-    scores = FUNCTIONS[name](probs).astype(np.float64)
+    scores = score(name, probs).astype(np.float64)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     top = {"least_confidence": 1 - 1 / c, "margin": 1.0, "ratio": 1.0, "entropy": math.log(c)}
     assert scores[-2] >= scores.max() - tol
@@ -181,17 +188,41 @@ def test_binary_pools_rank_alike_under_every_uncertainty_strategy(ranks, swaps, 
 
 def test_the_registry_scores_the_uncertainty_family_with_these_functions():
     assert set(FUNCTIONS) == {"least_confidence", "margin", "ratio", "entropy"}
+    cols = columns(POOL)
     for name, function in FUNCTIONS.items():
         scorer = STRATEGIES[name].make_scorer({}, np.random.default_rng(0))
-        np.testing.assert_array_equal(scorer(POOL), function(POOL))
+        np.testing.assert_array_equal(scorer(cols), function(cols))
 
 
 @pytest.mark.parametrize("name", UNCERTAINTY)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_column_scorers_score_the_rows_their_columns_hold_and_leave_them_alone(name, dtype):
+def test_registry_scorers_score_the_rows_their_columns_hold_and_leave_them_alone(name, dtype):
     pool = random_pool(np.random.default_rng(9), name, 50, 10, dtype)
     cols = columns(pool)
     before = cols.copy()
-    scorer = STRATEGIES[name].make_column_scorer({}, np.random.default_rng(0))
-    np.testing.assert_array_equal(scorer(cols), FUNCTIONS[name](pool))
+    scorer = STRATEGIES[name].make_scorer({}, np.random.default_rng(0))
+    scores = scorer(cols)
+    assert scores.dtype == dtype
+    np.testing.assert_allclose(scores, reference.scores(name, pool), rtol=0, atol=ATOL[dtype])
     np.testing.assert_array_equal(cols, before)
+
+
+# The scores take only class columns as rowops.columns makes them; anything
+# else is a programming error, not bad input.
+NOT_COLUMNS = [
+    pytest.param(lambda cols: np.repeat(cols, 2, axis=1)[:, ::2], id="strided"),
+    pytest.param(np.asfortranarray, id="fortran-order"),
+    pytest.param(lambda cols: cols.astype(np.float16), id="float16"),
+    pytest.param(lambda cols: (cols * 4).astype(np.int64), id="int64"),
+    pytest.param(lambda cols: cols[:1], id="one-class"),
+    pytest.param(lambda cols: cols[None], id="3-d"),
+    pytest.param(lambda cols: cols.T, id="rows-instead-of-columns"),
+]
+
+
+@pytest.mark.parametrize("layout", NOT_COLUMNS)
+@pytest.mark.parametrize("name", UNCERTAINTY)
+def test_scores_refuse_anything_but_class_columns(name, layout):
+    bad = layout(columns(POOL))
+    with pytest.raises(TypeError, match="expected C-contiguous float class columns"):
+        FUNCTIONS[name](bad)

@@ -5,11 +5,11 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from service.jobs.warmup import warm_up
 from service.ranking import kernels
 from service.ranking.inputs import INPUT_KINDS
-from service.ranking.pipeline import RankPlan, rank_chunks
 from service.ranking.registry import STRATEGIES
-from service.ranking.warmup import warm_up
+from tests.ranking.helpers import rank_request
 
 LOOPS = {
     name: value
@@ -41,16 +41,19 @@ def rank_everything() -> None:
     """Rank a pool of every input kind and dtype with every pointwise strategy,
     with and without the input options that change the path."""
     rng = np.random.default_rng(0)
-    for options in ({}, {"normalize": True}, {"temperature": 2.0}):
-        for dtype in (np.float32, np.float64):
-            for kind in INPUT_KINDS.values():
-                chunk = pool(kind.name, dtype, rng)
-                for strategy in STRATEGIES.values():
-                    if strategy.pointwise and kind.name in strategy.inputs:
-                        plan = RankPlan(
-                            strategy=strategy, input_kind=kind, budget=5, seed=1, options=options
-                        )
-                        rank_chunks([(0, chunk)], pool_size=chunk.shape[0], plan=plan)
+    for dtype in (np.float32, np.float64):
+        for kind in INPUT_KINDS.values():
+            arrays = {kind.name: pool(kind.name, dtype, rng)}
+            variants = [{}]
+            if kind.normalizable:
+                variants.append({"normalize": True})
+            variants += [{"params": {param.name: param.default}} for param in kind.params]
+            if kind.name == "logits":
+                variants.append({"params": {"temperature": 2.0}})
+            for strategy in STRATEGIES.values():
+                if strategy.pointwise and strategy.accepts(kind):
+                    for variant in variants:
+                        rank_request(strategy.name, arrays, 5, seed=1, **variant)
 
 
 def check_no_compiles() -> None:

@@ -11,6 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.app import create_app
+from service.config import Settings
 from service.models.bundled import SOURCE_DIRECTORY
 from service.web import models as model_routes
 from tests.contract import ContractClient, spec_document
@@ -196,11 +197,11 @@ def test_the_key_is_checked_before_the_body_is_read(tmp_path):
 )
 def test_invalid_settings_are_refused(config, says):
     with pytest.raises(ValueError, match=says):
-        model_routes.ModelSettings.from_config(config)
+        Settings.from_mapping(config)
 
 
 def test_numeric_api_key_from_the_environment_is_text():
-    settings = model_routes.ModelSettings.from_config({"API_KEY": 12345, "MODEL_DIR": "x"})
+    settings = Settings.from_mapping({"API_KEY": 12345, "MODEL_DIR": "x"})
     assert settings.api_key == "12345"
 
 

@@ -12,14 +12,15 @@ import pytest
 
 from service.app import create_app
 from service.ranking import bayesian
+from service.ranking.registry import STRATEGIES
+from service.ranking.rowops import pass_columns
+from tests.ranking import reference
 
+# Each strategy of form "samples", scoring samples (n, t, c) on their pass columns.
 SAMPLE_STRATEGIES = {
-    "bald": bayesian.bald,
-    "predictive_entropy": bayesian.predictive_entropy,
-    "variation_ratios": bayesian.variation_ratios,
-    "mean_std": bayesian.mean_std,
-    "vote_entropy": bayesian.vote_entropy,
-    "kl_max_disagreement": bayesian.kl_max_disagreement,
+    name: getattr(bayesian, f"{name}_of_columns")
+    for name, strategy in STRATEGIES.items()
+    if strategy.form == "samples"
 }
 # The pool axis N, the pass axis T and the class axis C, as sent in each layout.
 TRANSPOSE = {"NTC": (0, 1, 2), "TNC": (1, 0, 2), "NCT": (0, 2, 1)}
@@ -79,9 +80,17 @@ def send(client, transport, samples, strategy, budget, **params):
 
 
 def expected_ranking(samples, strategy, budget):
-    scores = SAMPLE_STRATEGIES[strategy](samples)
+    """The top ``budget`` items of ``samples`` and their scores, in the samples' dtype."""
+    scores = SAMPLE_STRATEGIES[strategy](pass_columns(samples))
     order = np.lexsort((np.arange(scores.shape[0]), -scores))[:budget]
     return order.tolist(), scores[order].tolist()
+
+
+def reference_ranking(samples, strategy, budget):
+    """The same from the slow reference in Python floats (tests.ranking.reference)."""
+    scores = reference.scores(strategy, samples.astype(np.float64))
+    order = reference.top_k(scores, budget)
+    return order, [scores[i] for i in order]
 
 
 @pytest.mark.parametrize("transport", ["json", "npy", "multipart"])
@@ -102,6 +111,10 @@ def test_every_layout_gives_the_same_answer(client, strategy, transport):
     assert answers[0]["pool_size"] == 6
     assert answers[0]["indices"] == indices
     assert answers[0]["scores"] == pytest.approx(scores, rel=1e-6, abs=1e-7)
+    indices, scores = reference_ranking(samples.astype(dtype), strategy, 3)
+    tolerance = 1e-12 if transport == "json" else 5e-5
+    assert answers[0]["indices"] == indices
+    assert answers[0]["scores"] == pytest.approx(scores, rel=tolerance, abs=tolerance)
 
 
 @pytest.mark.parametrize("layout", list(TRANSPOSE))

@@ -1,0 +1,18 @@
+"""Jobs: from a typed, decoded rank request to a ranking, through one call (``rank``)."""
+
+from service.jobs.catalog import ARRAY_FIELDS, SELECTION_METHODS, describe_inputs
+from service.jobs.request import JobSummary, RankAnswer, RankLimits, RankRequest
+from service.jobs.run import rank
+from service.ranking.selection import Selection
+
+__all__ = [
+    "ARRAY_FIELDS",
+    "SELECTION_METHODS",
+    "JobSummary",
+    "RankAnswer",
+    "RankLimits",
+    "RankRequest",
+    "Selection",
+    "describe_inputs",
+    "rank",
+]

@@ -1,0 +1,314 @@
+"""Check a decoded request against the registry and the input kinds' declarations.
+
+One generic planner for every input kind: it finds the request's input
+array and the strategy's other arrays, checks each against its declared
+axes, and checks that arrays sharing an axis letter agree on its size. Its
+errors name the field, and the axis or item at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.decoding.limits import check_classes, check_pool_rows
+from service.decoding.sources import PoolSource, ReorderedSource
+from service.errors import InvalidInput
+from service.jobs.params import check_params
+from service.jobs.request import JobSummary, RankLimits, RankRequest
+from service.ranking.checks import check_finite, check_shape
+from service.ranking.inputs import ARRAY_ROLES, ArraySpec, InputKind
+from service.ranking.items import Chunk, item_chunks, ragged_chunks
+from service.ranking.pipeline import RankPlan
+from service.ranking.strategy import Strategy
+
+# Pool chunks are sized as if every element were float64, the widest working
+# dtype, so chunk boundaries do not depend on the dtype a client sent.
+WORKING_ITEM_BYTES = 8
+
+# How an axis is named in a disagreement between arrays.
+AXIS_NAMES = {"C": "classes", "T": "passes", "D": "width", "L": "labels"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """A checked request: the plan, the input (if the strategy takes one), the
+    other arrays by role (not yet read) and the model that scored features."""
+
+    plan: RankPlan
+    pool_size: int
+    source: PoolSource | None
+    arrays: Mapping[str, PoolSource]
+    lengths: np.ndarray | None = None
+    model_id: str | None = None
+
+    def chunks(self, chunk_bytes: int) -> Iterator[Chunk] | None:
+        """The input's items in pool order, in chunks of about ``chunk_bytes``
+        (float64) each; None when the strategy takes no input."""
+        if self.source is None:
+            return None
+        row_bytes = int(np.prod(self.source.shape[1:])) * WORKING_ITEM_BYTES
+        rows = self.source.chunks(max(1, chunk_bytes // max(1, row_bytes)))
+        if self.lengths is None:
+            return item_chunks(rows)
+        return ragged_chunks(rows, self.lengths)
+
+    def read_arrays(self) -> dict[str, np.ndarray]:
+        """The other arrays, read whole and checked to be finite."""
+        arrays = {}
+        for role, source in self.arrays.items():
+            array = source.read_all()
+            check_finite(array, name=role)
+            arrays[role] = array
+        return arrays
+
+    def summary(self) -> JobSummary:
+        kind = self.plan.input_kind
+        return JobSummary(
+            strategy=self.plan.strategy.name,
+            budget=self.plan.budget,
+            rows=self.pool_size,
+            input=kind.name if kind is not None and self.source is not None else None,
+            model=self.model_id,
+        )
+
+
+def plan_job(
+    request: RankRequest,
+    strategy: Strategy,
+    sources: Mapping[str, PoolSource],
+    params: Mapping[str, object],
+    *,
+    kinds: Mapping[str, InputKind],
+    limits: RankLimits,
+    model_id: str | None = None,
+) -> Job:
+    """The job of ``request`` for ``strategy``, given its arrays (features
+    already turned into the output of the model ``model_id``) and its
+    remaining parameters."""
+    kind, source = _input(sources, strategy, kinds)
+    declared = strategy.params + (kind.params if kind else ())
+    checked = check_params(params, declared, strict=request.params_typed)
+    shapes: list[tuple[ArraySpec, tuple[int, ...]]] = []
+    lengths = None
+    if kind is not None and source is not None:
+        source = _reorder(source, kind.sent_axes(checked), kind.axes)
+        check_shape(source.shape, name=source.name, axes=kind.axes)
+        if limits.max_classes is not None:
+            check_classes(source.shape[-1], limits.max_classes, name=source.name)
+        shapes.append((ArraySpec(kind.name, kind.axes, kind.description), source.shape))
+        if kind.lengths is not None:
+            lengths = _lengths(sources, kind.lengths, rows=source.shape[0], of=kind.name)
+            shapes.append((kind.lengths, lengths.shape))
+    arrays = _array_sources(sources, strategy)
+    shapes += [(ARRAY_ROLES[role], array.shape) for role, array in arrays.items()]
+    _unused(sources, kind, arrays)
+    pool_size = _agreeing(shapes)
+    if limits.max_rows is not None:
+        check_pool_rows(pool_size, limits.max_rows, name=shapes[0][0].name)
+    _check_options(request, strategy, kind)
+    exclude = check_exclude(request.exclude, pool_size=pool_size)
+    if limits.max_budget is not None and request.budget > limits.max_budget:
+        raise InvalidInput(
+            f"budget {request.budget} exceeds the service's limit of {limits.max_budget}",
+            field="budget",
+        )
+    check_budget(request.budget, pool_size=pool_size, n_excluded=exclude.shape[0])
+    plan = RankPlan(
+        strategy=strategy,
+        input_kind=kind,
+        budget=request.budget,
+        exclude=exclude,
+        params=checked,
+        normalize=request.normalize,
+        seed=request.seed,
+        keep_all_scores=request.return_all_scores,
+        selection=request.selection,
+    )
+    return Job(plan, pool_size, source, arrays, lengths, model_id)
+
+
+def _input(
+    sources: Mapping[str, PoolSource], strategy: Strategy, kinds: Mapping[str, InputKind]
+) -> tuple[InputKind | None, PoolSource | None]:
+    """The one probability-like input of the request, which the strategy must accept."""
+    given = [name for name in kinds if name in sources]
+    accepted = [name for name, kind in kinds.items() if strategy.accepts(kind)]
+    if len(given) > 1:
+        raise InvalidInput(f"send exactly one input array, got {', '.join(given)}", field=given[1])
+    if not accepted:
+        if given:
+            raise InvalidInput(
+                f"strategy {strategy.name!r} takes no {given[0]}; it needs "
+                f"{', '.join(strategy.arrays)}",
+                field=given[0],
+            )
+        return None, None
+    if not given:
+        raise InvalidInput(
+            f"no input array: strategy {strategy.name!r} needs one of {', '.join(accepted)}",
+            field=accepted[0],
+        )
+    if given[0] not in accepted:
+        raise InvalidInput(
+            f"strategy {strategy.name!r} does not accept {given[0]}; it needs one of: "
+            f"{', '.join(accepted)}",
+            field=given[0],
+        )
+    return kinds[given[0]], sources[given[0]]
+
+
+def _reorder(source: PoolSource, sent: str, wanted: str) -> PoolSource:
+    """``source`` read with its axes in ``wanted`` order; its rank must fit."""
+    if len(source.shape) != len(sent):
+        check_shape(source.shape, name=source.name, axes=sent)
+    if sent == wanted:
+        return source
+    return ReorderedSource(source, sent=sent, wanted=wanted)
+
+
+def _lengths(
+    sources: Mapping[str, PoolSource], spec: ArraySpec, *, rows: int, of: str
+) -> np.ndarray:
+    """A ragged input's rows per item, read whole: whole numbers >= 1 summing to
+    ``rows`` (decoders may have widened them to floats)."""
+    if spec.name not in sources:
+        raise InvalidInput(f"{of} is ragged: send {spec.name}, its rows per item", field=spec.name)
+    values = sources[spec.name].read_all()
+    check_shape(values.shape, name=spec.name, axes=spec.axes)
+    check_finite(values, name=spec.name)
+    fractional = np.flatnonzero(values != np.floor(values))
+    if fractional.size:
+        item = int(fractional[0])
+        raise InvalidInput(
+            f"item {item} has {float(values[item])!r} rows: expected a whole number",
+            field=spec.name,
+        )
+    short = np.flatnonzero(values < 1)
+    if short.size:
+        item = int(short[0])
+        raise InvalidInput(
+            f"item {item} has {int(values[item])} rows: every item needs at least 1",
+            field=spec.name,
+        )
+    total = int(values.sum(dtype=np.int64))
+    if total != rows:
+        raise InvalidInput(
+            f"{spec.name} add up to {total} rows but {of} has {rows}", field=spec.name
+        )
+    return values.astype(np.int64, copy=False)
+
+
+def _array_sources(sources: Mapping[str, PoolSource], strategy: Strategy) -> dict[str, PoolSource]:
+    """The other arrays: each required one present, none the strategy cannot use."""
+    for role in ARRAY_ROLES:
+        if role in sources and role not in strategy.arrays + strategy.optional_arrays:
+            raise InvalidInput(f"strategy {strategy.name!r} does not use {role}", field=role)
+    for role in strategy.arrays:
+        if role not in sources:
+            raise InvalidInput(f"strategy {strategy.name!r} needs {role}", field=role)
+    arrays = {role: sources[role] for role in ARRAY_ROLES if role in sources}
+    for role, source in arrays.items():
+        check_shape(source.shape, name=role, axes=ARRAY_ROLES[role].axes)
+    return arrays
+
+
+def _unused(
+    sources: Mapping[str, PoolSource], kind: InputKind | None, arrays: Mapping[str, PoolSource]
+) -> None:
+    """Refuse an array the request sent that nothing reads."""
+    used = set(arrays)
+    if kind is not None:
+        used.add(kind.name)
+        if kind.lengths is not None:
+            used.add(kind.lengths.name)
+    for name in sources:
+        if name not in used:
+            raise InvalidInput(f"{name} is not used with this input and strategy", field=name)
+
+
+def _agreeing(shapes: list[tuple[ArraySpec, tuple[int, ...]]]) -> int:
+    """The pool size, once arrays sharing an axis letter agree on its size: the
+    pool axis N last, the others in the order they first appear."""
+    first: dict[str, tuple[str, int]] = {}
+    mismatches: list[tuple[str, str, int, str, int]] = []
+    for spec, shape in shapes:
+        for axis, size in zip(spec.axes, shape, strict=True):
+            if axis not in first:
+                first[axis] = (spec.name, size)
+            elif first[axis][1] != size:
+                mismatches.append((axis, spec.name, size, *first[axis]))
+    mismatches.sort(key=lambda mismatch: mismatch[0] == "N")
+    if mismatches:
+        axis, name, size, first_name, first_size = mismatches[0]
+        if axis == "N":
+            message = (
+                f"{name} have {size} rows but {first_name} has {first_size}: expected one "
+                "row per pool item"
+            )
+        else:
+            message = (
+                f"{name} and {first_name} differ in {AXIS_NAMES.get(axis, f'axis {axis}')}: "
+                f"{size} vs {first_size}"
+            )
+        raise InvalidInput(message, field=name)
+    if "N" not in first:
+        raise InvalidInput("no pool array was sent", field="embeddings")
+    return first["N"][1]
+
+
+def _check_options(request: RankRequest, strategy: Strategy, kind: InputKind | None) -> None:
+    if request.normalize and (kind is None or not kind.normalizable):
+        raise InvalidInput("normalize applies to probabilities and samples", field="normalize")
+    if request.selection.method != "top" and not strategy.selectable:
+        raise InvalidInput(
+            f"strategy {strategy.name!r} picks its batch itself; it supports only "
+            "selection method 'top'",
+            field="selection.method",
+        )
+    if request.return_all_scores and not strategy.pointwise:
+        raise InvalidInput(
+            f"strategy {strategy.name!r} picks a batch and scores only its picks",
+            field="return_all_scores",
+        )
+
+
+def check_exclude(exclude: np.ndarray, *, pool_size: int) -> np.ndarray:
+    """Check pool indices to exclude (m,): integers in [0, pool_size), no repeats.
+
+    Returns them sorted ascending as int64.
+    """
+    if exclude.ndim != 1:
+        raise InvalidInput(
+            f"expected a flat list of pool indices, got a {exclude.ndim}-D array",
+            field="exclude",
+        )
+    if exclude.size and exclude.dtype.kind not in "iu":
+        raise InvalidInput(f"expected integer pool indices, got {exclude.dtype}", field="exclude")
+    indices = np.sort(exclude.astype(np.int64, copy=False))
+    if indices.size and (indices[0] < 0 or indices[-1] >= pool_size):
+        bad = indices[0] if indices[0] < 0 else indices[-1]
+        raise InvalidInput(
+            f"index {int(bad)} is outside the pool of {pool_size} rows "
+            f"(expected 0 <= index < {pool_size})",
+            field="exclude",
+        )
+    repeated = indices[1:][indices[1:] == indices[:-1]]
+    if repeated.size:
+        raise InvalidInput(f"index {int(repeated[0])} is listed twice", field="exclude")
+    return indices
+
+
+def check_budget(budget: int, *, pool_size: int, n_excluded: int) -> None:
+    """Check 1 <= budget <= the pool rows left after exclusions."""
+    available = pool_size - n_excluded
+    if budget < 1:
+        raise InvalidInput(f"budget must be at least 1, got {budget}", field="budget")
+    if budget > available:
+        raise InvalidInput(
+            f"budget {budget} exceeds the {available} pool rows available "
+            f"({pool_size} rows, {n_excluded} excluded)",
+            field="budget",
+        )

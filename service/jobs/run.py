@@ -1,0 +1,71 @@
+"""The one entry point from a decoded request to a ranking.
+
+POST /v1/rank, the worker's warm-up, the benchmarks and the tests all call
+``rank``: it resolves the strategy, scores features with their model, plans
+the job against the input kinds' declarations, then ranks the input chunk by
+chunk (pointwise strategies) or whole (batch strategies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from service.deadline import checked
+from service.errors import InvalidInput
+from service.jobs.features import score_features
+from service.jobs.planner import plan_job
+from service.jobs.request import JobSummary, RankAnswer, RankLimits, RankRequest
+from service.models.store import ModelStore
+from service.ranking.inputs import INPUT_KINDS, InputKind
+from service.ranking.pipeline import rank_pool
+from service.ranking.registry import get_strategy
+
+
+def rank(
+    request: RankRequest,
+    *,
+    limits: RankLimits | None = None,
+    store: ModelStore | None = None,
+    kinds: Mapping[str, InputKind] = INPUT_KINDS,
+    on_planned: Callable[[JobSummary], None] | None = None,
+) -> RankAnswer:
+    """Rank the pool ``request`` sends.
+
+    ``store`` resolves the model of a request that sends features (None: such
+    a request is a programming error). ``kinds`` are the input kinds the
+    request may use. ``on_planned`` hears what the job will do once it is
+    checked, before any ranking. InvalidInput (or another ServiceError) names
+    what is wrong with the request; DeadlineExceeded ends a ranking that runs
+    past the current deadline (see service.deadline).
+    """
+    limits = limits or RankLimits()
+    strategy = get_strategy(request.strategy)
+    sources, params, model_id = score_features(
+        request.arrays,
+        request.params,
+        request.model,
+        store=store,
+        chunk_bytes=limits.inference_chunk_bytes,
+        typed=request.params_typed,
+    )
+    job = plan_job(
+        request, strategy, sources, params, kinds=kinds, limits=limits, model_id=model_id
+    )
+    if on_planned is not None:
+        on_planned(job.summary())
+    chunks = job.chunks(limits.chunk_bytes)
+    arrays = {} if strategy.pointwise else job.read_arrays()
+    try:
+        ranking = rank_pool(
+            checked(chunks) if chunks is not None else None,
+            arrays,
+            pool_size=job.pool_size,
+            plan=job.plan,
+        )
+    except InvalidInput as error:
+        # The core names a parameter it refuses by the parameter's name; the
+        # request holds it under params.
+        if error.field in job.plan.params:
+            error.field = f"params.{error.field}"
+        raise
+    return RankAnswer(ranking, strategy.name, job.plan.budget, job.plan.selection, model_id)

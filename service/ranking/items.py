@@ -1,0 +1,93 @@
+"""Chunks of pool items: the rows of an input array grouped by the item they describe.
+
+Most input kinds give one row per pool item. A ragged kind gives each item
+``lengths[i]`` consecutive rows (the tokens of a sequence, say); its chunks
+are cut at item boundaries, so an item's rows always arrive together however
+the array's rows were chunked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+RowChunks = Iterable[tuple[int, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive pool items from ``offset``: their rows of the input array.
+
+    ``rows`` starts at array row ``row_offset`` (equal to ``offset`` when each
+    item has one row); ``lengths`` (n,) holds each item's row count for a
+    ragged array and is None otherwise.
+    """
+
+    offset: int
+    rows: np.ndarray
+    row_offset: int
+    lengths: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        """Pool items in the chunk."""
+        return int(self.rows.shape[0] if self.lengths is None else self.lengths.shape[0])
+
+
+def item_chunks(row_chunks: RowChunks) -> Iterator[Chunk]:
+    """Chunks of an array with one row per item, from (first row, rows) pairs."""
+    for offset, rows in row_chunks:
+        yield Chunk(offset, rows, offset)
+
+
+def ragged_chunks(row_chunks: RowChunks, lengths: np.ndarray) -> Iterator[Chunk]:
+    """Chunks of a ragged array, item ``i`` owning ``lengths[i]`` >= 1 consecutive rows.
+
+    ``row_chunks`` are (first row, rows) pairs covering the array in order, of
+    any sizes; ``lengths`` (n,) are integers >= 1 summing to its row count.
+    Rows of an item cut by a chunk boundary wait for the next chunk.
+    """
+    ends = np.cumsum(lengths, dtype=np.int64)
+    item = 0  # first item not yet yielded
+    held: list[np.ndarray] = []  # rows of that item onward, not yet yielded
+    held_from = 0  # array row where ``held`` starts
+    for offset, rows in row_chunks:
+        held.append(rows)
+        available = offset + rows.shape[0]
+        # Items whose last row has arrived: item .. last - 1.
+        last = int(np.searchsorted(ends, available, side="right"))
+        if last == item:
+            continue
+        block = held[0] if len(held) == 1 else np.concatenate(held)
+        upto = int(ends[last - 1]) - held_from
+        yield Chunk(item, block[:upto], held_from, lengths[item:last])
+        held = [block[upto:]] if upto < block.shape[0] else []
+        held_from += upto
+        item = last
+
+
+def reduce_units(
+    unit_scores: np.ndarray, lengths: np.ndarray | None, n_items: int, how: str
+) -> np.ndarray:
+    """Per-item scores (n,) from the scores of the items' units, by ``how``:
+    "max" or "mean" over each item's units.
+
+    ``lengths`` (n,) >= 1 counts each item's consecutive units; None means
+    every item has ``unit_scores.shape[0] // n_items`` units, unit-major (all
+    items' first unit, then all their second unit, ...).
+    """
+    reduced: np.ndarray
+    if lengths is None:
+        grouped = unit_scores.reshape(-1, n_items)
+        reduced = grouped.max(axis=0) if how == "max" else grouped.mean(axis=0)
+        return reduced
+    starts = np.zeros(n_items, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    if how == "max":
+        reduced = np.maximum.reduceat(unit_scores, starts)
+        return reduced
+    reduced = np.add.reduceat(unit_scores, starts)
+    reduced /= lengths.astype(reduced.dtype)
+    return reduced
