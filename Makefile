@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint clean
+.PHONY: serve test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,14 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 serve: $(VENV)/.installed-runtime  ## serve the API on localhost:8000 with gunicorn
 	$(BIN)/gunicorn --config gunicorn.conf.py "service.app:create_app()"
 
-test: $(VENV)/.installed-test  ## lint, then run the whole test suite
+test: $(VENV)/.installed-test  ## lint, type-check, then run the whole test suite
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+.PHONY: contract
+contract: $(VENV)/.installed-test  ## regenerate the parts of openapi.yaml and README.md the registry defines
+	$(BIN)/python -m service.contract
 
 .PHONY: bench
 # One BLAS thread, as gunicorn.conf.py sets for the service.
