@@ -15,11 +15,9 @@ from service.web.problems import register_error_handlers
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     """A configured app: defaults, then ALRANK_* variables, then ``test_config``."""
     app = Flask(__name__)
-    load_config(app, test_config)
+    settings = load_config(app, test_config)
     # The per-route limits are set on each request; this caps everything else.
-    app.config["MAX_CONTENT_LENGTH"] = max(
-        app.config["MAX_JSON_BYTES"], app.config["MAX_NPY_BYTES"]
-    )
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_json_bytes, settings.max_npy_bytes)
     register_error_handlers(app)
     # Request ids, the access log and /metrics; then the compute slots.
     observability.init_app(app)

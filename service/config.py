@@ -180,7 +180,12 @@ def load_config(app: Flask, test_config: Mapping[str, object] | None = None) -> 
     return checked
 
 
+def settings_of(app: Flask) -> Settings:
+    """The settings ``load_config`` checked for ``app``."""
+    found: Settings = app.extensions[EXTENSION]
+    return found
+
+
 def settings() -> Settings:
     """The current app's settings."""
-    found: Settings = current_app.extensions[EXTENSION]
-    return found
+    return settings_of(current_app)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from service import metrics
+from service import config, metrics
 from service.errors import ServiceBusy
 
 # First and longest pause between two tries for a slot, seconds.
@@ -140,13 +140,13 @@ EXTENSION = "alrank.admission"
 
 
 def init_app(app: Flask) -> None:
-    """Build the app's admission limits from its configuration."""
-    config = app.config
+    """Build the app's admission limits from its settings."""
+    settings = config.settings_of(app)
     app.extensions[EXTENSION] = Admission(
-        slots=ComputeSlots(slot_directory(config["SLOT_DIR"]), config["COMPUTE_SLOTS"]),
-        per_worker=max(1, config["THREADS"] - 1),
-        wait_seconds=config["SLOT_WAIT_SECONDS"],
-        retry_after=config["RETRY_AFTER_SECONDS"],
+        slots=ComputeSlots(slot_directory(settings.slot_dir), settings.compute_slots),
+        per_worker=max(1, settings.threads - 1),
+        wait_seconds=settings.slot_wait_seconds,
+        retry_after=settings.retry_after_seconds,
     )
 
 

@@ -48,7 +48,7 @@ def build_store(settings: config.Settings) -> ModelStore:
 
 def init_app(app: Flask) -> None:
     """Build the store from the app's settings, keep it in app.extensions, add the routes."""
-    app.extensions[EXTENSION] = build_store(app.extensions[config.EXTENSION])
+    app.extensions[EXTENSION] = build_store(config.settings_of(app))
     app.register_blueprint(blueprint)
 
 

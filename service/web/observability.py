@@ -20,9 +20,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import TextIO
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, g, request
 
-from service import metrics
+from service import config, metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _USABLE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -92,7 +92,7 @@ def _finish(response: Response) -> Response:
         # note() takes any object; routes note "rows" as an int.
         metrics.POOL_ROWS.labels(str(noted["strategy"])).observe(float(noted["rows"]))  # type: ignore[arg-type]
     logger = logging.getLogger(ACCESS_LOGGER)
-    if current_app.config["ACCESS_LOG"] and logger.isEnabledFor(logging.INFO):
+    if config.settings().access_log and logger.isEnabledFor(logging.INFO):
         line = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "request_id": g.request_id,
