@@ -6,6 +6,7 @@ messages, under ``params.<name>``, as the request's other fields.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -45,11 +46,9 @@ def check_params(
     (query strings, forms) text is parsed.
     """
     declared = tuple(declared)
-    schema_class = Schema.from_dict(
-        {param.name: _field(param, strict=strict) for param in declared}
-    )
     try:
-        loaded = schema_class(unknown=RAISE).load(dict(given))
+        # A fresh schema per request: instances are not shared between threads.
+        loaded = _schema_class(declared, strict=strict)(unknown=RAISE).load(dict(given))
     except ValidationError as error:
         known = ", ".join(param.name for param in declared) or "none"
         messages = {
@@ -61,3 +60,11 @@ def check_params(
         }
         raise ValidationError({"params": messages}) from None
     return {param.name: loaded.get(param.name, param.default) for param in declared}
+
+
+@functools.cache
+def _schema_class(declared: tuple[Param, ...], *, strict: bool) -> type[Schema]:
+    """The schema class of ``declared``, built once per combination: building
+    one costs more than checking a request with it."""
+    fields_by_name = {param.name: _field(param, strict=strict) for param in declared}
+    return Schema.from_dict(fields_by_name)

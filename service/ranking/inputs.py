@@ -37,7 +37,7 @@ from service.ranking.rowops import columns, pass_columns
 from service.ranking.transforms import softmax_of_columns
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # made once per chunk: see items.Chunk
 class ChunkContext:
     """What a check or transform knows of its chunk: the array's name (for
     errors), the chunk's first array row, the request's parameters and whether
@@ -73,10 +73,6 @@ class ArraySpec:
     integer: bool = False
 
 
-def _identity(cols: np.ndarray, ctx: ChunkContext) -> np.ndarray:
-    return cols
-
-
 @dataclass(frozen=True)
 class InputKind:
     """A kind of probability-like pool input.
@@ -84,7 +80,8 @@ class InputKind:
     ``axes`` are the primary array's axes in the order the core works with;
     ``layout_param`` names the parameter, if any, by which a client sends
     them in another order. ``element`` says in words what ``check`` accepts.
-    ``yields`` is what ``transform`` makes: class distributions ("probs") or
+    ``yields`` is what ``transform`` (None: the checked values themselves)
+    makes: class distributions ("probs") or
     the passes of samples ("samples"). ``lengths`` declares the array of
     rows per item of a ragged kind (axes "R..."); a kind whose transform
     gives several units per item (tokens, labels) sets ``reduce``, which turns
@@ -97,7 +94,7 @@ class InputKind:
     element: str
     check: ElementCheck
     example: Example
-    transform: Transform = _identity
+    transform: Transform | None = None
     yields: Literal["probs", "samples"] = "probs"
     params: tuple[Param, ...] = ()
     layout_param: str | None = None
@@ -112,8 +109,8 @@ class InputKind:
     def prepare(self, rows: np.ndarray, ctx: ChunkContext) -> np.ndarray:
         """A chunk's rows (pool axis first, in ``axes`` order) as checked probability
         columns: class columns (c, u) or pass columns (t, c, u), a new array."""
-        cols = columns(rows) if rows.ndim == 2 else pass_columns(rows)
-        return self.transform(self.check(cols, rows, ctx), ctx)
+        cols = self.check(columns(rows) if rows.ndim == 2 else pass_columns(rows), rows, ctx)
+        return cols if self.transform is None else self.transform(cols, ctx)
 
 
 def _check_probabilities(cols: np.ndarray, rows: np.ndarray, ctx: ChunkContext) -> np.ndarray:

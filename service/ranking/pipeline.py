@@ -107,11 +107,12 @@ def _rank_pointwise(chunks: Iterable[Chunk], *, pool_size: int, plan: RankPlan) 
         scores = score(probs)
         if reduce is not None:
             scores = reduce(scores, chunk)
+        offset, size = chunk.offset, scores.shape[0]
         if plan.keep_all_scores:
             if all_scores is None:
                 all_scores = np.empty(pool_size, dtype=scores.dtype)
-            all_scores[chunk.offset : chunk.offset + chunk.size] = scores
-        selector.push(scores, chunk.offset, _excluded(plan.exclude, chunk.offset, chunk.size))
+            all_scores[offset : offset + size] = scores
+        selector.push(scores, offset, _excluded(plan.exclude, offset, size))
     indices, top_scores = selector.result()
     return Ranking(indices, top_scores, pool_size, seed, all_scores)
 
