@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from service.deadline import checked
 from service.errors import InvalidInput
 from service.jobs.features import score_features
 from service.jobs.planner import plan_job
@@ -34,7 +33,7 @@ def rank(
     ``store`` resolves the model of a request that sends features (None: such
     a request is a programming error). ``kinds`` are the input kinds the
     request may use. ``on_planned`` hears what the job will do once it is
-    checked, before any ranking. InvalidInput (or another ServiceError) names
+    checked, before any ranking. InvalidInput (or another AlrankError) names
     what is wrong with the request; DeadlineExceeded ends a ranking that runs
     past the current deadline (see service.deadline).
     """
@@ -56,12 +55,7 @@ def rank(
     chunks = job.chunks(limits.chunk_bytes)
     arrays = {} if strategy.pointwise else job.read_arrays()
     try:
-        ranking = rank_pool(
-            checked(chunks) if chunks is not None else None,
-            arrays,
-            pool_size=job.pool_size,
-            plan=job.plan,
-        )
+        ranking = rank_pool(chunks, arrays, pool_size=job.pool_size, plan=job.plan)
     except InvalidInput as error:
         # The core names a parameter it refuses by the parameter's name; the
         # request holds it under params.

@@ -41,7 +41,8 @@ from service.ranking.transforms import softmax_of_columns
 class ChunkContext:
     """What a check or transform knows of its chunk: the array's name (for
     errors), the chunk's first array row, the request's parameters and whether
-    rows are to be rescaled to sum to 1."""
+    rows are to be rescaled to sum to 1. Checks and transforms must not keep
+    it: the pipeline moves one context's row offset from chunk to chunk."""
 
     name: str
     row_offset: int

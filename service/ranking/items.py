@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from service.deadline import check_deadline
+
 RowChunks = Iterable[tuple[int, np.ndarray]]
 
 
@@ -39,8 +41,12 @@ class Chunk:
 
 
 def item_chunks(row_chunks: RowChunks) -> Iterator[Chunk]:
-    """Chunks of an array with one row per item, from (first row, rows) pairs."""
+    """Chunks of an array with one row per item, from (first row, rows) pairs.
+
+    Each chunk checks the request's deadline first (see service.deadline).
+    """
     for offset, rows in row_chunks:
+        check_deadline()
         yield Chunk(offset, rows, offset)
 
 
@@ -49,13 +55,15 @@ def ragged_chunks(row_chunks: RowChunks, lengths: np.ndarray) -> Iterator[Chunk]
 
     ``row_chunks`` are (first row, rows) pairs covering the array in order, of
     any sizes; ``lengths`` (n,) are integers >= 1 summing to its row count.
-    Rows of an item cut by a chunk boundary wait for the next chunk.
+    Rows of an item cut by a chunk boundary wait for the next chunk. The
+    deadline is checked as in ``item_chunks``.
     """
     ends = np.cumsum(lengths, dtype=np.int64)
     item = 0  # first item not yet yielded
     held: list[np.ndarray] = []  # rows of that item onward, not yet yielded
     held_from = 0  # array row where ``held`` starts
     for offset, rows in row_chunks:
+        check_deadline()
         held.append(rows)
         available = offset + rows.shape[0]
         # Items whose last row has arrived: item .. last - 1.

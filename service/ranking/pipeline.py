@@ -148,8 +148,10 @@ def _prepared(chunks: Iterable[Chunk], plan: RankPlan) -> Iterator[tuple[Chunk, 
         raise ValueError(f"{plan.strategy.name} takes no probability input")
     # Strategies of form "probs" score the mean over passes of samples.
     averaged = plan.strategy.form == "probs" and kind.yields == "samples"
+    # One context for the request; only its row offset follows the chunks.
+    context = ChunkContext(kind.name, 0, plan.params, plan.normalize)
     for chunk in chunks:
-        context = ChunkContext(kind.name, chunk.row_offset, plan.params, plan.normalize)
+        context.row_offset = chunk.row_offset
         probs = kind.prepare(chunk.rows, context)
         yield chunk, mean_of_pass_columns(probs) if averaged else probs
 
