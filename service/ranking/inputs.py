@@ -64,14 +64,13 @@ Example = Callable[[int, type], dict[str, np.ndarray]]
 class ArraySpec:
     """One array of a request: its name, its axes (letters above) and what it holds.
 
-    ``integer`` arrays hold counts (a ragged kind's lengths): whole numbers,
-    which decoders may have widened to floats.
+    A ragged kind's lengths array holds whole numbers >= 1, which decoders
+    may have widened to floats; the planner checks them.
     """
 
     name: str
     axes: str
     description: str
-    integer: bool = False
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ TOKENS = InputKind(
         "token_probabilities": np.full((2 * n, 3), 1 / 3, dtype),
         "lengths": np.full(n, 2, np.int64),
     },
-    lengths=ArraySpec("lengths", "N", "Tokens per sequence, N integers >= 1.", integer=True),
+    lengths=ArraySpec("lengths", "N", "Tokens per sequence, N integers >= 1."),
     reduce=max_over_units,
 )
 
