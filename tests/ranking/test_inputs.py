@@ -40,7 +40,6 @@ def test_array_roles_are_declared_as_array_specs():
         assert isinstance(spec, ArraySpec)
         assert spec.name == name
         assert spec.description
-        assert not spec.integer
 
 
 def test_samples_may_be_sent_in_another_axis_order():
