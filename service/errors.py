@@ -88,6 +88,28 @@ class ServiceBusy(AlrankError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class StoreUnavailable(AlrankError):
+    """The model store cannot be written (read-only, not permitted, or gone and
+    not recreatable): an operator must fix its disk; retry after a pause."""
+
+    status = 503
+    title = "Service Unavailable"
+    slug = "store-unavailable"
+    retry_after = 30
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class InsufficientStorage(AlrankError):
+    """The model store's file system has no room left for what was sent."""
+
+    status = 507
+    title = "Insufficient Storage"
+    slug = "insufficient-storage"
+
+
 class DeadlineExceeded(AlrankError):
     """The work did not finish within the server's compute deadline."""
 

@@ -66,6 +66,16 @@ RANKINGS_IN_PROGRESS = Gauge(
     "Rankings and model uploads holding a compute slot right now, over all workers.",
     multiprocess_mode="livesum",
 )
+MODEL_STORE_FAULTS = Counter(
+    "alrank_model_store_faults",
+    "Writes the model store's disk refused, by cause (no-space, unwritable).",
+    ("cause",),
+)
+MODEL_STORE_REPAIRS = Counter(
+    "alrank_model_store_repairs",
+    "Damage the model store found and handled (record-rebuilt, quarantined).",
+    ("action",),
+)
 MODEL_LOAD_SECONDS = Histogram(
     "alrank_model_load_seconds",
     "Time to create an ONNX Runtime session for a model in a worker.",

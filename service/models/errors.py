@@ -21,6 +21,14 @@ class Forbidden(AlrankError):
     slug = "forbidden"
 
 
+class ModelDamaged(AlrankError):
+    """A stored model's bytes no longer match its id: moved aside, not usable."""
+
+    status = 409
+    title = "Conflict"
+    slug = "model-damaged"
+
+
 class ModelRejected(InvalidInput):
     """Uploaded bytes are not a model the service will store or run.
 

@@ -10,6 +10,7 @@ from flask import Blueprint, Response
 from service import __version__
 from service.jobs import describe_inputs
 from service.ranking.registry import STRATEGIES
+from service.web import models
 from service.web.encoding import json_response
 
 blueprint = Blueprint("meta", __name__)
@@ -42,7 +43,11 @@ def healthz() -> Response:
 
 @blueprint.get("/readyz")
 def readyz() -> Response:
-    """Readiness: the registry is loaded and the service can rank."""
+    """Readiness: the registry is loaded and the service can rank; 503 while the
+    model store cannot be written (ranking still works, uploads do not)."""
+    unwritable = models.store().unwritable()
+    if unwritable is not None:
+        return json_response({"status": "not ready", "reason": unwritable}, 503)
     return json_response({"status": "ready", "strategies": len(STRATEGIES)})
 
 
