@@ -15,7 +15,7 @@ import pytest
 
 from service.errors import NotFound, PayloadTooLarge
 from service.models.bundled import SOURCE_DIRECTORY, BundledModels
-from service.models.errors import Forbidden, ModelRejected
+from service.models.errors import Forbidden, ModelDamaged, ModelRejected
 from service.models.sessions import SessionCache
 from service.models.store import TEMPORARY_PREFIX, ModelStore
 from service.models.validation import MiB, ValidationLimits
@@ -90,11 +90,33 @@ def test_sessions_come_from_the_stored_bytes(store):
     )
 
 
-def test_a_tampered_file_is_not_served(store):
+def test_a_tampered_file_is_quarantined_and_refused_with_409(store):
     model, _ = store.add(MODEL)
-    model.path.write_bytes(MODEL[:-1] + b"\x01")
-    with pytest.raises(RuntimeError, match="does not match its id"):
+    tampered = MODEL[:-1] + b"\x01"  # same size: only the hash can tell
+    model.path.write_bytes(tampered)
+    with pytest.raises(ModelDamaged, match="no longer match its id") as caught:
         store.session(model)
+    assert caught.value.status == 409
+    quarantined = store.directory / "quarantine" / model.path.name
+    assert quarantined.read_bytes() == tampered  # moved aside, not deleted
+    assert quarantined.with_suffix(".json").is_file()
+    assert not model.path.exists()
+    with pytest.raises(ModelDamaged):
+        store.resolve(MODEL_ID)
+    assert [m.id for m in store.models()] == [DIGITS_ID]
+    # Uploading the model again makes it whole.
+    again, created = store.add(MODEL)
+    assert created
+    assert store.session(again) is not None
+
+
+def test_a_truncated_file_is_quarantined(store):
+    model, _ = store.add(MODEL)
+    model.path.write_bytes(MODEL[: len(MODEL) // 2])
+    assert [m.id for m in store.models()] == [DIGITS_ID]
+    with pytest.raises(ModelDamaged):
+        store.resolve(MODEL_ID)
+    assert (store.directory / "quarantine" / model.path.name).is_file()
 
 
 def test_bundled_models_by_name_and_id(store):
@@ -155,19 +177,32 @@ def test_bundled_models_cannot_be_deleted(store, model_ref):
     assert DIGITS.is_file()
 
 
-def test_a_model_without_its_record_does_not_exist(store):
-    store.add(MODEL)
-    (store.directory / f"{MODEL_ID.removeprefix('sha256:')}.json").unlink()
-    assert [model.id for model in store.models()] == [DIGITS_ID]
-    model, created = store.add(MODEL)
-    assert created
-    assert store.resolve(MODEL_ID) == model
-
-
-def test_an_unreadable_record_is_skipped(store):
-    store.add(MODEL)
-    (store.directory / f"{MODEL_ID.removeprefix('sha256:')}.json").write_text("{not json")
-    assert [model.id for model in store.models()] == [DIGITS_ID]
+@pytest.mark.parametrize(
+    "damage", ["missing", "garbage", "another id"], ids=["missing", "garbage", "wrong-id"]
+)
+def test_a_lost_or_damaged_record_is_rebuilt_from_the_model_file(store, damage):
+    stored, _ = store.add(MODEL, name="tiny")
+    record = store.directory / f"{MODEL_ID.removeprefix('sha256:')}.json"
+    if damage == "missing":
+        record.unlink()
+    elif damage == "garbage":
+        record.write_text("{not json")
+    else:
+        record.write_text(json.dumps({**json.loads(record.read_text()), "id": DIGITS_ID}))
+    listed = [model.id for model in store.models()]
+    assert listed == [DIGITS_ID, MODEL_ID]
+    rebuilt = store.resolve(MODEL_ID)
+    # Everything but the upload's name comes back from the file itself.
+    assert (rebuilt.size, rebuilt.inputs, rebuilt.outputs) == (
+        stored.size,
+        stored.inputs,
+        stored.outputs,
+    )
+    assert rebuilt.name is None
+    assert json.loads(record.read_text())["id"] == MODEL_ID
+    assert store.session(rebuilt) is not None
+    _, created = store.add(MODEL)
+    assert not created
 
 
 def test_size_limit(tmp_path):
