@@ -10,6 +10,7 @@ behind, and keep ranking with stored and bundled models.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -265,3 +266,47 @@ def test_over_http_a_garbled_record_heals_and_a_flipped_byte_answers_409(tmp_pat
     assert rank_with_bundled(client).status_code == 200
     assert upload(client, model).status_code == 201
     assert client.post("/v1/rank", json=body).status_code == 200
+
+
+def test_under_gunicorn_a_removed_store_is_recreated_by_whichever_worker_writes(tmp_path):
+    import http.client
+
+    from bench.server import HOST, running_server
+
+    store = tmp_path / "store"
+
+    def call(port: int, method: str, path: str, body: bytes | None = None, kind: str = ""):
+        connection = http.client.HTTPConnection(HOST, port, timeout=60)
+        try:
+            headers = {"Content-Type": kind} if kind else {}
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    settings = {"ALRANK_WORKERS": "2", "ALRANK_MODEL_DIR": str(store)}
+    (tmp_path / "logs").mkdir()
+    with running_server(tmp_path / "logs", settings) as server:
+        rng = np.random.default_rng(11)
+        models = [builders.linear(rng.normal(size=(4, 3)), rng.normal(size=3)) for _ in range(6)]
+        assert call(server.port, "POST", MODELS, models[0], OCTET_STREAM)[0] == 201
+        shutil.rmtree(store)
+        # Fresh connections, answered by whichever worker takes each.
+        statuses = [call(server.port, "POST", MODELS, m, OCTET_STREAM)[0] for m in models[1:]]
+        assert statuses == [201] * 5
+        status, body = call(server.port, "GET", MODELS)
+        assert status == 200
+        listed = {model["id"] for model in json.loads(body)["models"]}
+        assert {model_id(m) for m in models[1:]} <= listed
+        assert call(server.port, "GET", "/readyz")[0] == 200
+        features = json.dumps(
+            {
+                "strategy": "entropy",
+                "budget": 1,
+                "model": "digits-logreg",
+                "features": np.zeros((2, 64)).tolist(),
+            }
+        ).encode()
+        assert call(server.port, "POST", "/v1/rank", features, "application/json")[0] == 200
+    assert leftovers(store) == []
