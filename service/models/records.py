@@ -29,6 +29,8 @@ class StoredModel:
     path: Path
     classes: list[Any] | None = None
     description: str | None = None
+    # Why a quarantined model is damaged; None for a usable one.
+    broken: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """The model as the API shows it."""
@@ -46,6 +48,8 @@ class StoredModel:
             body["classes"] = self.classes
         if self.description is not None:
             body["description"] = self.description
+        if self.broken is not None:
+            body["broken"] = self.broken
         return body
 
     def sidecar(self) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -287,7 +288,21 @@ class ModelStore:
             if model is not None:
                 uploaded.append(model)
         uploaded.sort(key=lambda model: (model.created or "", model.id))
-        return [*self.bundled.all(), *uploaded]
+        return [*self.bundled.all(), *uploaded, *self._broken()]
+
+    def _broken(self) -> list[StoredModel]:
+        """Quarantined models, as their last records described them, marked broken."""
+        broken = []
+        for record_path in sorted((self.directory / QUARANTINE).glob("*.json")):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                record = json.loads(record_path.read_bytes())
+                model = StoredModel.from_sidecar(record, record_path.with_suffix(".onnx"))
+                reason = record.get("quarantined", "its file is damaged")
+                if model.id == ID_PREFIX + record_path.stem and not self._model_path(
+                    model.id
+                ).exists():
+                    broken.append(replace(model, broken=str(reason)))
+        return broken
 
     def delete(self, model_ref: str) -> StoredModel:
         """Remove an uploaded model; Forbidden for a bundled one, NotFound if unknown."""
@@ -404,6 +419,23 @@ class ModelStore:
         logger.warning("rebuilt the missing or unreadable record of model %s", model_ref)
         return model
 
+    def _quarantine_record(self, model_ref: str, target: Path, why: str) -> None:
+        """Move a damaged model's record aside, noting why, so the list can show it."""
+        source = self._record_path(model_ref)
+        try:
+            record = json.loads(source.read_bytes())
+            if not isinstance(record, dict):
+                raise TypeError("not an object")
+        except FileNotFoundError:
+            return
+        except (ValueError, TypeError):  # unreadable too: keep its bytes, unlisted
+            os.replace(source, target.with_suffix(".unreadable"))
+            return
+        record["quarantined"] = why
+        annotated = json.dumps(record, indent=1).encode()
+        os.replace(self._write_temporary(annotated, suffix=".json"), target)
+        source.unlink(missing_ok=True)
+
     def _quarantined(self, model_ref: str) -> Path:
         return self.directory / QUARANTINE / f"{_digest(model_ref)}.onnx"
 
@@ -414,8 +446,7 @@ class ModelStore:
             with self._locked():
                 target.parent.mkdir(mode=0o700, exist_ok=True)
                 os.replace(self._model_path(model_ref), target)
-                with contextlib.suppress(FileNotFoundError):
-                    os.replace(self._record_path(model_ref), target.with_suffix(".json"))
+                self._quarantine_record(model_ref, target.with_suffix(".json"), why)
                 self._sync_directory()
         except FileNotFoundError:
             return  # another worker moved it first

@@ -103,7 +103,10 @@ def test_a_tampered_file_is_quarantined_and_refused_with_409(store):
     assert not model.path.exists()
     with pytest.raises(ModelDamaged):
         store.resolve(MODEL_ID)
-    assert [m.id for m in store.models()] == [DIGITS_ID]
+    listed = store.models()
+    assert [m.id for m in listed] == [DIGITS_ID, MODEL_ID]
+    assert listed[1].broken == "its bytes no longer match its id"
+    assert listed[1].describe()["broken"] == "its bytes no longer match its id"
     # Uploading the model again makes it whole.
     again, created = store.add(MODEL)
     assert created
@@ -113,7 +116,11 @@ def test_a_tampered_file_is_quarantined_and_refused_with_409(store):
 def test_a_truncated_file_is_quarantined(store):
     model, _ = store.add(MODEL)
     model.path.write_bytes(MODEL[: len(MODEL) // 2])
-    assert [m.id for m in store.models()] == [DIGITS_ID]
+    listed = store.models()
+    assert [(m.id, m.broken) for m in listed] == [
+        (DIGITS_ID, None),
+        (MODEL_ID, f"its file has {len(MODEL) // 2} bytes, its record {len(MODEL)}"),
+    ]
     with pytest.raises(ModelDamaged):
         store.resolve(MODEL_ID)
     assert (store.directory / "quarantine" / model.path.name).is_file()

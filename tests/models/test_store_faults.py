@@ -263,6 +263,8 @@ def test_over_http_a_garbled_record_heals_and_a_flipped_byte_answers_409(tmp_pat
     assert_problem(response, 409, "model", says=says)
     assert response.get_json()["type"] == "urn:alrank:problem:model-damaged"
     assert (store / "quarantine" / f"{digest}.onnx").read_bytes() == bytes(flipped)
+    listed = {m["id"]: m for m in client.get(MODELS).get_json()["models"]}
+    assert listed[model_id(model)]["broken"] == "its bytes no longer match its id"
     assert rank_with_bundled(client).status_code == 200
     assert upload(client, model).status_code == 201
     assert client.post("/v1/rank", json=body).status_code == 200
