@@ -312,3 +312,50 @@ def test_under_gunicorn_a_removed_store_is_recreated_by_whichever_worker_writes(
         ).encode()
         assert call(server.port, "POST", "/v1/rank", features, "application/json")[0] == 200
     assert leftovers(store) == []
+
+
+def test_under_gunicorn_uploads_racing_a_filling_disk_get_201_or_507_only(tmpfs, tmp_path):
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.server import HOST, running_server
+
+    store = tmpfs / "store"
+    rng = np.random.default_rng(13)
+    models = [
+        builders.linear(rng.normal(size=(2500, CLASSES)), rng.normal(size=CLASSES))
+        for _ in range(12)
+    ]
+    (tmp_path / "logs").mkdir()
+    settings = {"ALRANK_WORKERS": "2", "ALRANK_MODEL_DIR": str(store)}
+    with running_server(tmp_path / "logs", settings) as server:
+
+        def send(data: bytes) -> int:
+            connection = http.client.HTTPConnection(HOST, server.port, timeout=60)
+            try:
+                connection.request(
+                    "POST", MODELS, body=data, headers={"Content-Type": OCTET_STREAM}
+                )
+                response = connection.getresponse()
+                response.read()
+                return response.status
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            statuses = list(pool.map(send, models))
+        assert set(statuses) <= {201, 507}, statuses
+        assert 201 in statuses
+        assert 507 in statuses
+        assert leftovers(store) == []
+        outcomes = zip(models, statuses, strict=True)
+        stored_ids = {model_id(data) for data, status in outcomes if status == 201}
+        refused_ids = {model_id(data) for data in models} - stored_ids
+        # Whichever worker answers lists every stored model and no refused one.
+        for _ in range(6):
+            connection = http.client.HTTPConnection(HOST, server.port, timeout=60)
+            connection.request("GET", MODELS)
+            listed = {m["id"] for m in json.loads(connection.getresponse().read())["models"]}
+            connection.close()
+            assert stored_ids <= listed
+            assert not refused_ids & listed
