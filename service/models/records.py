@@ -66,6 +66,30 @@ class StoredModel:
         }
 
     @classmethod
+    def uploaded(
+        cls,
+        model_id: str,
+        signature: dict[str, Any],
+        *,
+        name: str | None,
+        size: int,
+        created: str,
+        path: Path,
+    ) -> StoredModel:
+        """An uploaded model of ``signature`` (see validation.validate_model_file)."""
+        return cls(
+            id=model_id,
+            name=name,
+            size=size,
+            created=created,
+            inputs=signature["inputs"],
+            outputs=signature["outputs"],
+            producer=signature["producer"],
+            bundled=False,
+            path=path,
+        )
+
+    @classmethod
     def from_sidecar(cls, record: dict[str, Any], path: Path) -> StoredModel:
         """An uploaded model from its sidecar record and the path of its file."""
         return cls(
@@ -81,6 +105,8 @@ class StoredModel:
         )
 
 
-def utc_now() -> str:
-    """The current time as ISO 8601 UTC to the second, e.g. 2025-01-31T12:00:00Z."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def utc_now(timestamp: float | None = None) -> str:
+    """The time ``timestamp`` (seconds since the epoch; default now) as ISO 8601
+    UTC to the second, e.g. 2025-01-31T12:00:00Z."""
+    moment = datetime.now(UTC) if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

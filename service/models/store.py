@@ -118,7 +118,7 @@ class ModelStore:
                     if not record.with_suffix(".onnx").exists():
                         record.unlink()
                         orphans += 1
-        models = len(self.models()) - len(self.bundled.all())
+        usable = sum(1 for m in self.models() if not m.bundled and m.broken is None)
         if removed or orphans:
             logger.warning(
                 "model store %s: removed %d stale temporaries and %d records whose model "
@@ -127,7 +127,7 @@ class ModelStore:
                 removed,
                 orphans,
             )
-        logger.info("model store %s: %d uploaded models usable", self.directory, models)
+        logger.info("model store %s: %d uploaded models usable", self.directory, usable)
 
     def unwritable(self) -> str | None:
         """Why nothing can be stored now (the directory missing and not
@@ -201,23 +201,18 @@ class ModelStore:
                 existing = self._committed(new_id, heal=False)
                 if existing is not None:
                     return existing, False
-                model = StoredModel(
-                    id=new_id,
+                model = StoredModel.uploaded(
+                    new_id,
+                    signature,
                     name=name,
                     size=len(data),
                     created=utc_now(),
-                    inputs=signature["inputs"],
-                    outputs=signature["outputs"],
-                    producer=signature["producer"],
-                    bundled=False,
                     path=self._model_path(new_id),
                 )
                 os.replace(temporary, model.path)
                 placed = model.path
-                record = json.dumps(model.sidecar(), indent=1).encode()
-                os.replace(self._write_temporary(record, suffix=".json"), self._record_path(new_id))
+                self._write_record(model)
                 placed = None
-                self._sync_directory()
                 return model, True
         finally:
             temporary.unlink(missing_ok=True)
@@ -396,28 +391,28 @@ class ModelStore:
                 model = StoredModel.from_sidecar(record, path)
                 if model.id == model_ref:
                     return model  # another worker rebuilt it first
-            created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(path.stat().st_mtime))
-            model = StoredModel(
-                id=model_ref,
+            model = StoredModel.uploaded(
+                model_ref,
+                signature,
                 name=None,
                 size=len(data),
-                created=created,
-                inputs=signature["inputs"],
-                outputs=signature["outputs"],
-                producer=signature["producer"],
-                bundled=False,
+                created=utc_now(path.stat().st_mtime),
                 path=path,
             )
-            record_bytes = json.dumps(model.sidecar(), indent=1).encode()
             try:
-                temporary = self._write_temporary(record_bytes, suffix=".json")
-                os.replace(temporary, self._record_path(model_ref))
-                self._sync_directory()
+                self._write_record(model)
             except OSError as error:  # a full or read-only disk: serve it unrecorded
                 logger.warning("cannot rewrite the record of model %s: %s", model_ref, error)
         metrics.MODEL_STORE_REPAIRS.labels("record-rebuilt").inc()
         logger.warning("rebuilt the missing or unreadable record of model %s", model_ref)
         return model
+
+    def _write_record(self, model: StoredModel) -> None:
+        """Write ``model``'s record in place (a synced temporary, renamed), then make
+        the renames durable; the caller holds the lock."""
+        record = json.dumps(model.sidecar(), indent=1).encode()
+        os.replace(self._write_temporary(record, suffix=".json"), self._record_path(model.id))
+        self._sync_directory()
 
     def _quarantine_record(self, model_ref: str, target: Path, why: str) -> None:
         """Move a damaged model's record aside, noting why, so the list can show it."""
