@@ -11,16 +11,13 @@ own.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TypeVar
 
 from service.errors import DeadlineExceeded
 
 _deadline: ContextVar[tuple[float, float] | None] = ContextVar("alrank_deadline", default=None)
-
-Item = TypeVar("Item")
 
 
 @contextmanager
@@ -50,9 +47,3 @@ def seconds_left() -> float | None:
         return None
     return max(0.0, current[0] - time.monotonic())
 
-
-def checked(items: Iterable[Item]) -> Iterator[Item]:
-    """``items``, checking the deadline before each one."""
-    for item in items:
-        check_deadline()
-        yield item

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from service.jobs.features import FEATURE_PARAMS, FEATURES
 from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS
-from service.ranking.params import Param
 from service.ranking.selection import SELECTION_METHODS
 
 # Every array field of a request: the input kinds, the other roles, and the
 # features a model scores into an input.
 ARRAY_FIELDS: tuple[str, ...] = (*INPUT_KINDS, *ARRAY_ROLES, FEATURES)
 
-__all__ = ["ARRAY_FIELDS", "FEATURE_PARAMS", "SELECTION_METHODS", "describe_inputs", "input_params"]
+__all__ = ["ARRAY_FIELDS", "FEATURE_PARAMS", "SELECTION_METHODS", "describe_inputs"]
 
 
 def describe_inputs() -> list[dict[str, object]]:
@@ -25,8 +24,3 @@ def describe_inputs() -> list[dict[str, object]]:
         }
         for kind in INPUT_KINDS.values()
     ]
-
-
-def input_params() -> tuple[Param, ...]:
-    """The parameters of the public input kinds and of features, in that order."""
-    return (*(p for kind in INPUT_KINDS.values() for p in kind.params), *FEATURE_PARAMS)

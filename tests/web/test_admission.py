@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from service.app import create_app
-from service.deadline import check_deadline, checked, seconds_left, within
+from service.deadline import check_deadline, seconds_left, within
 from service.errors import DeadlineExceeded, ServiceBusy
+from service.ranking.items import item_chunks
 from service.web.admission import EXTENSION, Admission, ComputeSlots
 from tests.contract import ContractClient
 from tests.web.helpers import RANK, SMALL_POOL, assert_problem
@@ -147,7 +148,8 @@ def test_check_deadline_passes_without_a_deadline_and_before_it():
     check_deadline()
     with within(60):
         check_deadline()
-        assert list(checked(range(3))) == [0, 1, 2]
+        rows = ((offset, np.zeros((1, 2))) for offset in range(3))
+        assert [chunk.offset for chunk in item_chunks(rows)] == [0, 1, 2]
 
 
 def test_check_deadline_raises_once_the_deadline_has_passed():
@@ -158,12 +160,12 @@ def test_check_deadline_raises_once_the_deadline_has_passed():
     check_deadline()  # the deadline ended with its block
 
 
-def test_checked_stops_between_items():
+def test_chunks_stop_between_items_once_the_deadline_passes():
     seen = []
 
     def consume() -> None:
-        for item in checked(range(100)):
-            seen.append(item)
+        for chunk in item_chunks((offset, np.zeros((1, 2))) for offset in range(100)):
+            seen.append(chunk.offset)
             time.sleep(0.02)
 
     with within(0.05), pytest.raises(DeadlineExceeded):
