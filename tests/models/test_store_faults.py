@@ -10,15 +10,18 @@ behind, and keep ranking with stored and bundled models.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench.server import HOST, running_server
 from service.app import create_app
 from tests.contract import ContractClient
 from tests.models import builders
@@ -93,6 +96,43 @@ def leftovers(store: Path) -> list[str]:
         n for n in names if n.endswith(".onnx") and n.replace(".onnx", ".json") not in names
     )
     return partial
+
+
+def hundred_kb_models(seed: int) -> list[bytes]:
+    """Twelve distinct models of about 100 KB: five or six fit in 600 KB, twelve do not."""
+    rng = np.random.default_rng(seed)
+    return [
+        builders.linear(rng.normal(size=(2500, CLASSES)), rng.normal(size=CLASSES))
+        for _ in range(12)
+    ]
+
+
+def race_uploads(send, models: list[bytes], store: Path) -> tuple[set[str], set[str]]:
+    """Send ``models`` four at a time with ``send`` (bytes -> status) as the disk
+    fills: every answer 201 or 507, both seen, nothing partial left. Returns
+    (stored ids, refused ids)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(send, models))
+    assert set(statuses) <= {201, 507}, statuses
+    assert 201 in statuses
+    assert 507 in statuses
+    assert leftovers(store) == []
+    outcomes = zip(models, statuses, strict=True)
+    stored = {model_id(data) for data, status in outcomes if status == 201}
+    return stored, {model_id(data) for data in models} - stored
+
+
+def http_call(
+    port: int, method: str, path: str, body: bytes | None = None, kind: str = ""
+) -> tuple[int, bytes]:
+    """One request to a live server on a fresh connection: (status, body)."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers={"Content-Type": kind} if kind else {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def test_a_full_disk_answers_507_keeps_nothing_partial_and_keeps_ranking(tmpfs):
@@ -172,31 +212,15 @@ def test_a_store_that_cannot_be_recreated_is_unavailable(tmpfs):
 
 
 def test_concurrent_uploads_while_the_disk_fills_get_201_or_507_and_no_half_model(tmpfs):
-    from concurrent.futures import ThreadPoolExecutor
-
     store = tmpfs / "store"
     app = create_app({"TESTING": True, "MODEL_DIR": str(store), "SLOT_WAIT_SECONDS": 60})
-    rng = np.random.default_rng(7)
-    # About 100 KB each: five or six fit in 600 KB, twelve do not.
-    models = [
-        builders.linear(rng.normal(size=(2500, CLASSES)), rng.normal(size=CLASSES))
-        for _ in range(12)
-    ]
 
     def send(data: bytes) -> int:
         return app.test_client().post(MODELS, data=data, content_type=OCTET_STREAM).status_code
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        statuses = list(pool.map(send, models))
-    assert set(statuses) <= {201, 507}, statuses
-    assert 201 in statuses
-    assert 507 in statuses
-    assert leftovers(store) == []
+    stored, refused = race_uploads(send, hundred_kb_models(7), store)
     client = app.test_client()
     listed = {model["id"] for model in client.get(MODELS).get_json()["models"]}
-    outcomes = zip(models, statuses, strict=True)
-    stored = {model_id(data) for data, status in outcomes if status == 201}
-    refused = {model_id(data) for data in models} - stored
     assert stored <= listed
     assert not refused & listed
     features = np.random.default_rng(0).normal(size=(3, 2500)).tolist()
@@ -271,37 +295,22 @@ def test_over_http_a_garbled_record_heals_and_a_flipped_byte_answers_409(tmp_pat
 
 
 def test_under_gunicorn_a_removed_store_is_recreated_by_whichever_worker_writes(tmp_path):
-    import http.client
-
-    from bench.server import HOST, running_server
-
     store = tmp_path / "store"
-
-    def call(port: int, method: str, path: str, body: bytes | None = None, kind: str = ""):
-        connection = http.client.HTTPConnection(HOST, port, timeout=60)
-        try:
-            headers = {"Content-Type": kind} if kind else {}
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
-
     settings = {"ALRANK_WORKERS": "2", "ALRANK_MODEL_DIR": str(store)}
     (tmp_path / "logs").mkdir()
     with running_server(tmp_path / "logs", settings) as server:
         rng = np.random.default_rng(11)
         models = [builders.linear(rng.normal(size=(4, 3)), rng.normal(size=3)) for _ in range(6)]
-        assert call(server.port, "POST", MODELS, models[0], OCTET_STREAM)[0] == 201
+        assert http_call(server.port, "POST", MODELS, models[0], OCTET_STREAM)[0] == 201
         shutil.rmtree(store)
         # Fresh connections, answered by whichever worker takes each.
-        statuses = [call(server.port, "POST", MODELS, m, OCTET_STREAM)[0] for m in models[1:]]
+        statuses = [http_call(server.port, "POST", MODELS, m, OCTET_STREAM)[0] for m in models[1:]]
         assert statuses == [201] * 5
-        status, body = call(server.port, "GET", MODELS)
+        status, body = http_call(server.port, "GET", MODELS)
         assert status == 200
         listed = {model["id"] for model in json.loads(body)["models"]}
         assert {model_id(m) for m in models[1:]} <= listed
-        assert call(server.port, "GET", "/readyz")[0] == 200
+        assert http_call(server.port, "GET", "/readyz")[0] == 200
         features = json.dumps(
             {
                 "strategy": "entropy",
@@ -310,52 +319,24 @@ def test_under_gunicorn_a_removed_store_is_recreated_by_whichever_worker_writes(
                 "features": np.zeros((2, 64)).tolist(),
             }
         ).encode()
-        assert call(server.port, "POST", "/v1/rank", features, "application/json")[0] == 200
+        assert http_call(server.port, "POST", "/v1/rank", features, "application/json")[0] == 200
     assert leftovers(store) == []
 
 
 def test_under_gunicorn_uploads_racing_a_filling_disk_get_201_or_507_only(tmpfs, tmp_path):
-    import http.client
-    from concurrent.futures import ThreadPoolExecutor
-
-    from bench.server import HOST, running_server
-
     store = tmpfs / "store"
-    rng = np.random.default_rng(13)
-    models = [
-        builders.linear(rng.normal(size=(2500, CLASSES)), rng.normal(size=CLASSES))
-        for _ in range(12)
-    ]
     (tmp_path / "logs").mkdir()
     settings = {"ALRANK_WORKERS": "2", "ALRANK_MODEL_DIR": str(store)}
     with running_server(tmp_path / "logs", settings) as server:
 
         def send(data: bytes) -> int:
-            connection = http.client.HTTPConnection(HOST, server.port, timeout=60)
-            try:
-                connection.request(
-                    "POST", MODELS, body=data, headers={"Content-Type": OCTET_STREAM}
-                )
-                response = connection.getresponse()
-                response.read()
-                return response.status
-            finally:
-                connection.close()
+            return http_call(server.port, "POST", MODELS, data, OCTET_STREAM)[0]
 
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            statuses = list(pool.map(send, models))
-        assert set(statuses) <= {201, 507}, statuses
-        assert 201 in statuses
-        assert 507 in statuses
-        assert leftovers(store) == []
-        outcomes = zip(models, statuses, strict=True)
-        stored_ids = {model_id(data) for data, status in outcomes if status == 201}
-        refused_ids = {model_id(data) for data in models} - stored_ids
+        stored, refused = race_uploads(send, hundred_kb_models(13), store)
         # Whichever worker answers lists every stored model and no refused one.
         for _ in range(6):
-            connection = http.client.HTTPConnection(HOST, server.port, timeout=60)
-            connection.request("GET", MODELS)
-            listed = {m["id"] for m in json.loads(connection.getresponse().read())["models"]}
-            connection.close()
-            assert stored_ids <= listed
-            assert not refused_ids & listed
+            status, body = http_call(server.port, "GET", MODELS)
+            assert status == 200
+            listed = {model["id"] for model in json.loads(body)["models"]}
+            assert stored <= listed
+            assert not refused & listed
