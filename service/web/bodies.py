@@ -1,6 +1,6 @@
 """Read a rank request's body, per content type, into scalar fields and pool sources.
 
-application/json: one object holding every field and the array.
+application/json: one object holding every field and the array; query parameters are refused.
 application/x-npy: the body is one .npy array, streamed; fields are query parameters.
 multipart/form-data: .npy parts named by role; fields are form fields.
 """
@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, cast
 import numpy as np
 import orjson
 from flask import Request
+from marshmallow import ValidationError
 
 from service.deadline import check_deadline, seconds_left
 from service.decoding.fastjson import parse_with_arrays
@@ -38,6 +39,12 @@ INLINE_MODEL_PART = "model"
 # Temporary space frees as other requests end: worth a retry soon.
 MULTIPART_RETRY_AFTER_S = 5
 ACCEPTED_MEDIA_TYPES = ("application/json", NPY_MEDIA_TYPE, "multipart/form-data")
+# Query fields whose JSON counterpart has another name.
+JSON_PLACES = {
+    "selection": "selection.method",
+    "beta": "selection.beta",
+    "input": "the array's own field (probabilities, logits, samples, ...)",
+}
 
 
 @contextmanager
@@ -133,6 +140,7 @@ def read_rank_body(request: Request, limits: ArrayLimits) -> RankRequest:
 
 
 def _read_json(request: Request, limits: ArrayLimits) -> RankRequest:
+    _refuse_query(request.args)
     body = request.get_data(cache=False)
     parsed = parse_with_arrays(body, ARRAY_FIELDS)
     if parsed is not None:
@@ -156,6 +164,22 @@ def _read_json(request: Request, limits: ArrayLimits) -> RankRequest:
     sources = {name: ArraySource(array, name=name) for name, array in dense.items()}
     exclude = integers_from_json(fields["exclude"], name="exclude")
     return _request(fields, fields["params"], exclude, sources, typed=True)
+
+
+def _refuse_query(args: Mapping[str, str]) -> None:
+    """A JSON body carries the whole request: a query parameter beside it would
+    otherwise look as if it took effect. Each one is named with where it belongs."""
+    if not args:
+        return
+    top_level = set(RankJsonSchema().fields)
+    messages = {}
+    for name in sorted(args):
+        place = JSON_PLACES.get(name, name if name in top_level else f"params.{name}")
+        messages[name] = [
+            "query parameters are not read with an application/json body: "
+            f"send it in the JSON object as {place}"
+        ]
+    raise ValidationError(messages)
 
 
 def _request(

@@ -305,6 +305,34 @@ def test_bad_json_field(client, document, field, says):
     assert_problem(client.post(RANK, json=document), 422, field, says=says)
 
 
+@pytest.mark.parametrize(
+    ("query", "place"),
+    [
+        ({"temperature": "0"}, "params.temperature"),
+        ({"budget": "2"}, "as budget"),
+        ({"selection": "power"}, "selection.method"),
+        ({"beta": "2"}, "selection.beta"),
+        ({"input": "logits"}, "own field"),
+    ],
+)
+def test_query_parameters_beside_a_json_body_are_refused(client, query, place):
+    """A JSON body carries the whole request: a query parameter is never silently dropped."""
+    document = {"strategy": "margin", "budget": 1, "probabilities": SMALL_POOL}
+    (name,) = query
+    body = assert_problem(
+        client.post(RANK, json=document, query_string=query), 422, name, says=("query",)
+    )
+    assert place in body["errors"][name][0]
+
+
+def test_every_query_parameter_beside_a_json_body_is_named(client):
+    document = {"strategy": "margin", "budget": 1, "probabilities": SMALL_POOL}
+    response = client.post(RANK, json=document, query_string={"seed": "1", "layout": "NTC"})
+    body = assert_problem(response, 422, "seed")
+    assert sorted(body["errors"]) == ["layout", "seed"]
+    assert "params.layout" in body["errors"]["layout"][0]
+
+
 # application/x-npy and multipart/form-data: the .npy bytes themselves.
 def post_npy_bytes(client, kind: str, data: bytes):
     fields = {"strategy": "margin", "budget": "1"}
