@@ -64,11 +64,12 @@ def array_from_json(
 
 
 def integers_from_json(value: object, *, name: str) -> np.ndarray:
-    """An int64 vector from a JSON list of integers."""
+    """An int64 vector from a JSON list of integers (``3.0`` is one, as in JSON Schema)."""
     if not isinstance(value, list):
         raise InvalidInput(f"expected a list of integers, got {_json_type(value)}", field=name)
     if not value:
         return np.empty(0, np.int64)
+    value = [_integral(item) for item in value]
     if not all(type(item) is int for item in value):
         bad = next(item for item in value if type(item) is not int)
         if isinstance(bad, float) and bad.is_integer() and abs(bad) >= 2**63:
@@ -78,6 +79,13 @@ def integers_from_json(value: object, *, name: str) -> np.ndarray:
         return np.array(value, dtype=np.int64)
     except OverflowError:
         raise InvalidInput("an index does not fit in 64 bits", field=name) from None
+
+
+def _integral(item: object) -> object:
+    """``item`` as an int when it is a float with no fractional part within 64 bits."""
+    if type(item) is float and item.is_integer() and abs(item) < 2**63:
+        return int(item)
+    return item
 
 
 def _holds_boolean(value: list[Any]) -> bool:

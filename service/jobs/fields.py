@@ -13,10 +13,11 @@ from marshmallow import fields
 
 
 class JsonInteger(fields.Integer):
-    """An integer, not a float, string or boolean.
+    """An integer, not a fraction, string or boolean.
 
-    The JSON parser turns integers beyond 64 bits into floats; those are
-    reported as out of range, not as "not an integer".
+    A number with a zero fractional part (``2.0``) is an integer, as JSON
+    Schema counts them. The JSON parser turns integers beyond 64 bits into
+    floats; those are reported as out of range, not as "not an integer".
     """
 
     # Not ClassVar: marshmallow's Field declares it as a plain attribute.
@@ -30,8 +31,10 @@ class JsonInteger(fields.Integer):
         super().__init__(strict=True, **kwargs)  # type: ignore[arg-type]
 
     def _validated(self, value: object) -> int:
-        if isinstance(value, float) and value.is_integer() and abs(value) >= 2**63:
-            raise self.make_error("too_large")
+        if isinstance(value, float) and value.is_integer():
+            if abs(value) >= 2**63:
+                raise self.make_error("too_large")
+            value = int(value)
         return super()._validated(value)
 
 

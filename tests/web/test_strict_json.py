@@ -39,6 +39,31 @@ def test_json_params_of_the_wrong_type_are_refused(client, temperature):
     assert_problem(client.post(RANK, json=body), 422, "params.temperature")
 
 
+def test_integers_written_with_a_zero_fraction_are_integers(client):
+    """JSON Schema counts 2.0 as an integer, and so does the service (2.5 is refused)."""
+    pool = [[0.5, 0.5], [0.9, 0.1], [0.6, 0.4], [0.7, 0.3], [0.55, 0.45]]
+    written_as_floats = {
+        "strategy": "cluster_margin",
+        "budget": 2.0,
+        "seed": 7.0,
+        "exclude": [1.0],
+        "probabilities": pool,
+        "embeddings": [[0.0], [1.0], [2.0], [3.0], [4.0]],
+        "params": {"candidates": 3.0, "clusters": 2.0},
+    }
+    as_integers = written_as_floats | {
+        "budget": 2,
+        "seed": 7,
+        "exclude": [1],
+        "params": {"candidates": 3, "clusters": 2},
+    }
+    floats = client.post(RANK, json=written_as_floats)
+    integers = client.post(RANK, json=as_integers)
+    assert floats.status_code == 200, floats.get_data(as_text=True)
+    assert floats.get_json() == integers.get_json()
+    assert 1 not in floats.get_json()["indices"]
+
+
 def test_query_params_are_parsed_from_text(client):
     response = client.post(
         f"{RANK}?strategy=margin&budget=1&input=logits&temperature=2",
