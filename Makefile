@@ -28,10 +28,19 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 serve: $(VENV)/.installed-runtime  ## serve the API on localhost:8000 with gunicorn
 	$(BIN)/gunicorn --config gunicorn.conf.py "service.app:create_app()"
 
-test: $(VENV)/.installed-test  ## lint, type-check, then run the whole test suite
+test: $(VENV)/.installed-test  ## lint, type-check, run the whole test suite, then fuzz a live server
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory fuzz FUZZ_EXAMPLES=$(TEST_FUZZ_EXAMPLES)
+
+# Generated cases per operation and phase: `make fuzz` runs the full count,
+# `make test` a bounded one. FUZZ_SEED=<seed> repeats a run.
+FUZZ_EXAMPLES ?= 100
+TEST_FUZZ_EXAMPLES ?= 30
+.PHONY: fuzz
+fuzz: $(VENV)/.installed-test  ## stock schemathesis, every phase and check, against a 2-worker gunicorn
+	$(BIN)/python -m bench.fuzz --max-examples $(FUZZ_EXAMPLES) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 .PHONY: contract
 contract: $(VENV)/.installed-test  ## regenerate the parts of openapi.yaml and README.md the registry defines

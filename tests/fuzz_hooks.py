@@ -53,8 +53,10 @@ POOL_ARRAYS = (
     ("components", "schemas", "SampleArray"),
     ("components", "schemas", "FeatureMatrix"),
     ("components", "schemas", "Exclude"),
-    ("components", "schemas", "RankRequest", "properties", "features"),
 )
+# Features must fit a model's input: as wide as the bundled model's (8 x 8 pixels).
+FEATURES = ("components", "schemas", "RankRequest", "properties", "features")
+MODEL_WIDTH = 64
 # Integers at the edges of float64's exact integers, int64 and uint64, and
 # past them: where JSON parsers disagree on what a number is.
 EDGE_INTEGERS = (
@@ -85,17 +87,24 @@ def spec_document() -> dict[str, Any]:
 def bounded_document() -> dict[str, Any]:
     """A copy of openapi.yaml whose pool arrays hold at most MAX_ROWS x MAX_WIDTH items."""
     document = copy.deepcopy(spec_document())
-    for location in POOL_ARRAYS:
+    bound(document)
+    return document
+
+
+def bound(document: dict[str, Any]) -> None:
+    """Cap ``document``'s pool arrays at MAX_ROWS x MAX_WIDTH items and mark its
+    multipart ``.npy`` parts as binary, in place."""
+    for location in (*POOL_ARRAYS, FEATURES):
         node = document
         for part in location:
             node = node[part]
+        width = MODEL_WIDTH if location == FEATURES else MAX_WIDTH
         for level, array in enumerate(_nested_arrays(node)):
-            array["maxItems"] = MAX_ROWS if level == 0 else MAX_WIDTH
+            array["maxItems"] = MAX_ROWS if level == 0 else width
     parts = document["components"]["schemas"]["RankMultipart"]["properties"]
     for name, part in parts.items():
         if part.get("$ref") == NPY_ARRAY:
             parts[name] = {"allOf": [part], "format": "binary"}
-    return document
 
 
 def _nested_arrays(schema: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
