@@ -21,7 +21,7 @@ from schemathesis.generation.meta import ComponentInfo
 
 from service.models.ids import model_id
 from tests import fuzz_repair
-from tests.fuzz_hooks import spec_document, valid_models
+from tests.fuzz_hooks import npy_file, spec_document, valid_models
 
 RANK_PATH = "/v1/rank"
 MODELS_PATH = "/v1/models"
@@ -174,7 +174,7 @@ def rankable_case(case: schemathesis.Case) -> schemathesis.Case:
 
 def _npy(role: str, array: Any) -> bytes:
     # A model's features go in its input type; other arrays keep float64.
-    return fuzz_repair.npy_file(array.astype("<f4") if role == fuzz_repair.FEATURES else array)
+    return npy_file(array.astype("<f4") if role == fuzz_repair.FEATURES else array)
 
 
 def storable_case(case: schemathesis.Case) -> schemathesis.Case:

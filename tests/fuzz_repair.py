@@ -30,13 +30,16 @@ from typing import Any
 import numpy as np
 import onnxruntime
 
-from service.jobs.catalog import FEATURE_PARAMS
+from service.errors import InvalidInput
+from service.jobs.catalog import ARRAY_FIELDS, FEATURE_PARAMS
+from service.jobs.features import FEATURES
 from service.models.ids import model_id
 from service.ranking.inputs import INPUT_KINDS
 from service.ranking.params import Param
-from service.ranking.registry import ALIASES, STRATEGIES, get_strategy
+from service.ranking.registry import get_strategy
 from service.ranking.strategy import Strategy
-from tests.fuzz_hooks import BUNDLED_MODEL, valid_models
+from service.web.schemas import split_query
+from tests.fuzz_hooks import valid_models
 
 JSON = "application/json"
 NPY = "application/x-npy"
@@ -48,12 +51,6 @@ DEFAULT_WIDTH = 2
 # Generated numbers are kept, within a range every array role accepts
 # (features are float32, and embeddings' squared distances must stay finite).
 VALUE_LIMIT = 1e6
-# Fields of the request other than arrays and parameters, as sent in text.
-TEXT_FIELDS = frozenset(
-    {"strategy", "budget", "model", "input", "exclude", "seed", "normalize"}
-    | {"return_all_scores", "selection", "beta"}
-)
-FEATURES = "features"
 FALLBACK_STRATEGY = "entropy"
 CLASS_INPUTS = ("probabilities", "logits")
 
@@ -82,7 +79,7 @@ def model_widths() -> dict[str, int]:
     for data in valid_models():
         session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
         widths[model_id(data)] = int(session.get_inputs()[0].shape[1])
-    widths[BUNDLED_NAME] = widths[model_id(BUNDLED_MODEL.read_bytes())]
+    widths[BUNDLED_NAME] = widths[model_id(valid_models()[0])]
     return widths
 
 
@@ -93,7 +90,7 @@ def fields_from_json(body: Mapping[str, Any], query: Mapping[str, Any]) -> RankF
     """The request a JSON body holds; query keys the body lacks are taken as fields too."""
     text = {key: value for key, value in query.items() if key not in body}
     fields = fields_from_text(text, {})
-    arrays = {name: rectangular(value) for name, value in body.items() if _is_array(name)}
+    arrays = {name: rectangular(value) for name, value in body.items() if name in ARRAY_FIELDS}
     selection = body.get("selection") or {}
     return dataclasses.replace(
         fields,
@@ -113,11 +110,11 @@ def fields_from_json(body: Mapping[str, Any], query: Mapping[str, Any]) -> RankF
 
 def fields_from_text(text: Mapping[str, Any], files: Mapping[str, bytes]) -> RankFields:
     """The request of text fields (query or form) and ``.npy`` files by role."""
-    params = {key: value for key, value in text.items() if key not in TEXT_FIELDS}
+    text, params = split_query(dict(text))
     arrays = {name: array for name, data in files.items() if (array := npy_array(data)) is not None}
     beta = _number(text.get("beta"))
     return RankFields(
-        strategy=str(text.get("strategy", "entropy")),
+        strategy=str(text.get("strategy", FALLBACK_STRATEGY)),
         budget=_integer(text.get("budget"), 1),
         arrays=arrays,
         params=params,
@@ -129,10 +126,6 @@ def fields_from_text(text: Mapping[str, Any], files: Mapping[str, bytes]) -> Ran
         beta=beta,
         model=None if text.get("model") is None else str(text["model"]),
     )
-
-
-def _is_array(name: str) -> bool:
-    return name in INPUT_KINDS or name in {"embeddings", "labeled_embeddings", FEATURES}
 
 
 def rectangular(nested: object) -> np.ndarray | None:
@@ -198,10 +191,12 @@ def _index_list(value: object) -> list[int]:
 
 def rankable(fields: RankFields, media_type: str) -> RankFields:
     """``fields`` changed as little as the service's cross-field rules demand."""
-    if fields.strategy not in STRATEGIES and fields.strategy not in ALIASES:
+    try:
+        strategy = get_strategy(fields.strategy)
+    except InvalidInput:
         # A multipart probe of schemathesis' coverage phase sends empty form fields.
         fields = dataclasses.replace(fields, strategy=FALLBACK_STRATEGY)
-    strategy = get_strategy(fields.strategy)
+        strategy = get_strategy(FALLBACK_STRATEGY)
     input_name = _input_name(fields, strategy)
     if media_type == NPY and len(strategy.arrays) + (input_name is not None) > 1:
         # One .npy body carries one array: keep the input, take a strategy that needs no other.
@@ -300,9 +295,8 @@ def _samples(fields: RankFields, rows: int) -> np.ndarray:
     distribution (log-probabilities in log space)."""
     layout = str(fields.params.get("layout", "NTC"))
     generated = fields.arrays.get("samples")
-    sizes = dict(zip(layout, generated.shape, strict=False)) if generated is not None else {}
-    if generated is not None and generated.ndim != 3:
-        sizes = {}
+    has_axes = generated is not None and generated.ndim == 3
+    sizes = dict(zip(layout, generated.shape, strict=True)) if has_axes else {}
     shape = (rows, max(2, sizes.get("T", 2)), max(2, sizes.get("C", 2)))
     in_layout = _resized(generated, tuple(shape["NTC".index(axis)] for axis in layout))
     standard = np.moveaxis(in_layout, [layout.index(axis) for axis in "NTC"], [0, 1, 2])
@@ -409,10 +403,3 @@ def form_fields(fields: RankFields) -> dict[str, object]:
     }
     form |= {key: value for key, value in optional.items() if value is not None}
     return form | fields.params
-
-
-def npy_file(array: np.ndarray) -> bytes:
-    """``array`` as numpy.save writes it."""
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()

@@ -8,8 +8,6 @@ tests hold it to both.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import schemathesis
@@ -20,7 +18,7 @@ from schemathesis.config import SchemathesisConfig
 
 from service.app import create_app
 from tests import fuzz_cases
-from tests.fuzz_hooks import bounded_document, model_bodies, npy_bodies
+from tests.fuzz_hooks import bounded_document, model_bodies, npy_bodies, npy_file
 from tests.fuzz_repair import (
     JSON,
     MULTIPART,
@@ -114,7 +112,7 @@ def test_features_fit_the_model_named():
 
 def test_one_npy_body_carries_one_array():
     """badge needs embeddings besides its input: a .npy request takes another strategy."""
-    files = {"probabilities": _npy(np.array(POOL))}
+    files = {"probabilities": npy_file(np.array(POOL))}
     repaired = rankable(fields_from_text({"strategy": "badge", "budget": "1"}, files), NPY)
     assert repaired.strategy != "badge"
     assert list(repaired.arrays) == ["probabilities"]
@@ -151,12 +149,6 @@ def test_refused_examples_are_the_ones_without_an_answer():
     budgets = [example["budget"] for example in refused if "probabilities" in example]
     assert 5 in budgets  # budget-too-large
     assert {"strategy": "margin", "budget": 1, "probs": [[0.5, 0.5]]} in refused
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
 
 
 schemathesis.openapi.media_type("application/x-npy", npy_bodies())
