@@ -81,6 +81,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MODEL_VALIDATION_SECONDS", "count", 30),
     # Feature bytes per InferenceSession.run when a model scores a pool.
     Setting("INFERENCE_CHUNK_BYTES", "count", 2 * MiB),
+    # Cap on the memory onnxruntime may hold for inference in one worker, bytes;
+    # a run is sized to half of it from the model's measured memory per row.
+    Setting("INFERENCE_MEMORY_BYTES", "count", 256 * MiB),
     # The model store, shared by every worker; unset: the user's cache directory.
     Setting("MODEL_DIR", "text", None),
     # Where bundled models are read from; unset: the packaged ones.
@@ -116,6 +119,7 @@ class Settings:
     model_validation_memory_bytes: int
     model_validation_seconds: int
     inference_chunk_bytes: int
+    inference_memory_bytes: int
     model_dir: Path
     bundled_model_dir: Path | None
     api_key: str | None

@@ -86,6 +86,10 @@ MODEL_VALIDATION_SECONDS = Histogram(
     "Time to check an uploaded model in its isolated child process.",
     buckets=LATENCY_BUCKETS,
 )
+INFERENCE_MEMORY_SPLITS = Counter(
+    "alrank_inference_memory_splits",
+    "Inference runs that met the arena's cap and were run again on half their rows.",
+)
 INFERENCE_SECONDS = Histogram(
     "alrank_inference_seconds",
     "Time a model spends scoring the features of one request.",

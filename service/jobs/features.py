@@ -6,7 +6,9 @@ output (default: the first N x C one) and ``params.output_kind`` says whether
 it holds probabilities (default) or logits. A multipart request may carry the
 .onnx file itself in a part named ``model``: checked like an upload, used for
 that request only, never stored. Inference runs in row chunks as
-the ranking consumes them.
+the ranking consumes them, each sized to the feature bytes of a run and to
+the model's measured memory within the inference memory budget (see
+service.models.memory).
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ import numpy as np
 from service.decoding.sources import PoolSource
 from service.errors import InvalidInput
 from service.jobs.params import check_params
-from service.models.inference import inference_chunk_rows, predict_probabilities
+from service.models.inference import (
+    InferenceMemory,
+    inference_chunk_rows,
+    predict_probabilities,
+)
 from service.models.store import ModelStore
 from service.ranking.checks import check_shape
 from service.ranking.params import Param
@@ -47,8 +53,8 @@ FEATURE_PARAMS = (
 class InferredSource:
     """The model's output over the features, as a probabilities or logits source.
 
-    ``chunks`` yields the inference chunks whatever size is asked for: the
-    pipeline takes chunks of any size.
+    ``chunks`` yields the inference chunks cut to at most the rows asked for,
+    so the ranking's own working memory per chunk is what it is for any pool.
     """
 
     def __init__(
@@ -64,7 +70,12 @@ class InferredSource:
         self.shape: tuple[int, ...] = (n_rows, int(first[1].shape[1]))
 
     def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
-        return chain([self._first], self._rest)
+        for start, values in chain([self._first], self._rest):
+            if rows < 1 or values.shape[0] <= rows:
+                yield start, values
+                continue
+            for offset in range(0, values.shape[0], rows):
+                yield start + offset, values[offset : offset + rows]
 
     def read_all(self) -> np.ndarray:
         return np.concatenate([values for _, values in self.chunks(0)])
@@ -96,10 +107,10 @@ def score_features(
         {key: value for key, value in params.items() if key in names}, FEATURE_PARAMS, strict=typed
     )
     if isinstance(model_ref, bytes):  # an .onnx part of a multipart request
-        model_id, session = store.inline_session(model_ref)
+        model_id, session, footprint = store.inline_session(model_ref)
     else:
         model = store.resolve(str(model_ref))
-        model_id, session = model.id, store.session(model)
+        model_id, session, footprint = model.id, store.session(model), model.memory
     features = sources[FEATURES].read_all()
     check_shape(features.shape, name=FEATURES, axes="ND")
     kind: Literal["probabilities", "logits"] = (
@@ -115,6 +126,7 @@ def score_features(
         output=None if output is None else str(output),
         output_kind=kind,
         chunk_rows=rows,
+        memory=InferenceMemory(store.limits.inference_memory_bytes, footprint),
     )
     first = next(iter(predicted))
     derived = {key: value for key, value in sources.items() if key != FEATURES}

@@ -3,9 +3,16 @@
 ``predict_probabilities`` checks the features against the model's one input
 (width and element type) and picks the output to read before it runs
 anything, then yields ``(first row, (rows, C) float32)`` chunks: one
-InferenceSession.run per chunk, so memory stays bounded by the chunk size,
-and every chunk checked to be N x C probabilities (or finite logits). Every
-failure is an InvalidInput naming what was expected and what came.
+InferenceSession.run per chunk, and every chunk checked to be N x C
+probabilities (or finite logits). Every failure is an InvalidInput (or a
+PayloadTooLarge) naming what was expected and what came.
+
+Memory: a run takes at most the rows that the model's measured footprint
+lets it take within its share of the inference memory budget, and the
+session's arena is capped at the budget (see service.models.memory). A run
+that meets the cap all the same (an estimate that was off, or other rankings
+in the worker) is run again on half its rows, down to one row; only a run
+of the fewest rows the model takes that still fails is refused.
 """
 
 from __future__ import annotations
@@ -21,7 +28,13 @@ import onnxruntime as ort
 
 from service import metrics
 from service.deadline import check_deadline
-from service.errors import InvalidInput
+from service.errors import InvalidInput, PayloadTooLarge
+from service.models.memory import (
+    INFERENCE_MEMORY_BYTES,
+    MemoryFootprint,
+    is_memory_error,
+    mib,
+)
 from service.models.sessions import ORT_ERRORS, ort_message
 from service.models.signature import TENSOR_DTYPES, ZIPMAP_TYPES
 from service.ranking.checks import PROBABILITY_ATOL
@@ -39,6 +52,19 @@ def inference_chunk_rows(
 ) -> int:
     """Rows of ``width`` features of ``itemsize`` bytes each per run."""
     return max(1, target_bytes // max(1, width * itemsize))
+
+
+@dataclass(frozen=True)
+class InferenceMemory:
+    """What one request's inference may hold: the arena's cap in bytes, and the
+    model's footprint when it was measured."""
+
+    budget_bytes: int = INFERENCE_MEMORY_BYTES
+    footprint: MemoryFootprint | None = None
+
+
+class _ArenaFull(Exception):
+    """A run met the arena's cap."""
 
 
 @dataclass(frozen=True)
@@ -156,19 +182,28 @@ def predict_probabilities(
     output: str | None = None,
     output_kind: OutputKind | None = None,
     chunk_rows: int,
+    memory: InferenceMemory | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Run the model over ``features`` (n, d): (first row, (rows, c) float32) chunks.
 
     The input, the output and the features are checked before this returns,
     so a mismatch raises here, not while iterating. ``output_kind``
     "probabilities" (the default) checks each row is a probability
-    distribution; "logits" only that it is finite.
+    distribution; "logits" only that it is finite. Runs take at most
+    ``chunk_rows`` rows, and fewer when ``memory``'s footprint says so.
     """
     spec = feature_input(session)
     check_features(features, spec)
     target = model_output(session, output, output_kind)
+    memory = memory or InferenceMemory()
     rows = spec.batch or max(1, chunk_rows)
-    return _chunks(session, features, spec, target, rows)
+    footprint = memory.footprint
+    if footprint is not None:
+        if footprint.run_bytes(spec.batch or 1) > memory.budget_bytes:
+            raise _over_budget(spec, memory, start=0, count=spec.batch or 1)
+        if spec.batch is None:
+            rows = min(rows, footprint.rows_within(memory.budget_bytes))
+    return _chunks(session, features, spec, target, rows, memory)
 
 
 def _chunks(
@@ -177,22 +212,57 @@ def _chunks(
     spec: FeatureInput,
     target: ModelOutput,
     rows: int,
+    memory: InferenceMemory,
 ) -> Iterator[tuple[int, np.ndarray]]:
     spent = 0.0
+    start, total = 0, features.shape[0]
     try:
-        for start in range(0, features.shape[0], rows):
+        while start < total:
             check_deadline()
-            chunk = cast_features(features[start : start + rows], spec.dtype, row_offset=start)
-            count = chunk.shape[0]
+            count = min(rows, total - start)
+            chunk = cast_features(features[start : start + count], spec.dtype, row_offset=start)
             if spec.batch is not None and count < spec.batch:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], spec.batch - count, axis=0)])
             began = time.perf_counter()
-            values = _run(session, {spec.name: chunk}, target, start, count)[:count]
-            spent += time.perf_counter() - began
+            try:
+                values = _run(session, {spec.name: chunk}, target, start, count)[:count]
+            except _ArenaFull:
+                if spec.batch is not None or count == 1:
+                    raise _over_budget(spec, memory, start=start, count=count) from None
+                metrics.INFERENCE_MEMORY_SPLITS.inc()
+                rows = max(1, count // 2)
+                continue
+            finally:
+                spent += time.perf_counter() - began
             check_scores(values, target, rows=count, row_offset=start)
             yield start, values
+            start += count
     finally:
         metrics.INFERENCE_SECONDS.observe(spent)
+
+
+def _over_budget(
+    spec: FeatureInput, memory: InferenceMemory, *, start: int, count: int
+) -> InvalidInput | PayloadTooLarge:
+    """The refusal of a run of the fewest rows the model takes that needs more
+    than the budget: the model's fault (422) when it fixes its row width, the
+    request's (413) when the width it sent decides the cost."""
+    rows = "one row" if count == 1 else f"{count} rows (its fixed batch)"
+    footprint = memory.footprint
+    measured = (
+        f"; its measured footprint is {mib(footprint.bytes_per_row)} per row plus "
+        f"{mib(footprint.fixed_bytes)}"
+        if footprint is not None
+        else ""
+    )
+    detail = (
+        f"the model needs more than the inference memory budget of "
+        f"{mib(memory.budget_bytes)} (ALRANK_INFERENCE_MEMORY_BYTES) to run on {rows} "
+        f"(rows {start} to {start + count - 1}){measured}"
+    )
+    if spec.width is None:
+        return PayloadTooLarge(f"{detail}; send fewer features per row", field="features")
+    return InvalidInput(detail, field="model")
 
 
 def cast_features(chunk: np.ndarray, dtype: np.dtype, *, row_offset: int) -> np.ndarray:
@@ -258,6 +328,8 @@ def _run(
     try:
         (values,) = session.run([target.name], feed)
     except ORT_ERRORS as error:
+        if is_memory_error(error):
+            raise _ArenaFull() from None
         raise InvalidInput(
             f"the model failed on rows {start} to {start + count - 1}: {ort_message(error)}",
             field="model",

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service.models.memory import MemoryFootprint
+
 # Version of the sidecar layout written beside each uploaded model.
 SIDECAR_FORMAT = 1
 
@@ -16,6 +18,9 @@ class StoredModel:
     """One model: uploaded (in the store directory) or bundled (read-only, named).
 
     ``inputs`` and ``outputs`` are signature entries (see signature.describe_arg).
+    ``memory`` is the footprint measured when an upload was validated (None for
+    a bundled model, one whose rows have no fixed shape, or one stored before
+    footprints were measured).
     """
 
     id: str
@@ -31,6 +36,7 @@ class StoredModel:
     description: str | None = None
     # Why a quarantined model is damaged; None for a usable one.
     broken: str | None = None
+    memory: MemoryFootprint | None = None
 
     def describe(self) -> dict[str, Any]:
         """The model as the API shows it."""
@@ -44,6 +50,8 @@ class StoredModel:
             "inputs": self.inputs,
             "outputs": self.outputs,
         }
+        if not self.bundled:
+            body["memory"] = None if self.memory is None else self.memory.to_json()
         if self.classes is not None:
             body["classes"] = self.classes
         if self.description is not None:
@@ -63,6 +71,7 @@ class StoredModel:
             "producer": self.producer,
             "inputs": self.inputs,
             "outputs": self.outputs,
+            "memory": None if self.memory is None else self.memory.to_json(),
         }
 
     @classmethod
@@ -87,6 +96,7 @@ class StoredModel:
             producer=signature["producer"],
             bundled=False,
             path=path,
+            memory=MemoryFootprint.from_json(signature.get("memory")),
         )
 
     @classmethod
@@ -102,6 +112,7 @@ class StoredModel:
             producer=record.get("producer"),
             bundled=False,
             path=path,
+            memory=MemoryFootprint.from_json(record.get("memory")),
         )
 
 

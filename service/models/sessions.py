@@ -21,6 +21,7 @@ from collections.abc import Callable
 import onnxruntime as ort
 
 from service import metrics
+from service.models.memory import INFERENCE_MEMORY_BYTES, use_capped_arena
 
 # Where onnxruntime looks for external data of a model loaded from bytes.
 EXTERNAL_INITIALIZERS_FOLDER = "session.model_external_initializers_file_folder_path"
@@ -86,12 +87,22 @@ def session_options(
     return options
 
 
-def create_session(data: bytes, *, log_level: int = ERROR_LOG_LEVEL) -> ort.InferenceSession:
-    """A CPU session for the model ``data`` (the bytes of an .onnx file)."""
+def create_session(
+    data: bytes, *, log_level: int = ERROR_LOG_LEVEL, memory_budget: int | None = None
+) -> ort.InferenceSession:
+    """A CPU session for the model ``data`` (the bytes of an .onnx file).
+
+    With ``memory_budget`` (bytes) its tensors come from this process's arena
+    capped at that many bytes (see memory.register_arena); without, from a
+    private uncapped arena (for reading a trusted model's signature).
+    """
+    options = session_options(log_level=log_level)
+    if memory_budget is not None:
+        use_capped_arena(options, memory_budget)
     with metrics.MODEL_LOAD_SECONDS.time():
         return ort.InferenceSession(
             data,
-            session_options(log_level=log_level),
+            options,
             providers=["CPUExecutionProvider"],
             disabled_optimizers=list(DISABLED_OPTIMIZERS),
         )
@@ -108,13 +119,15 @@ class SessionCache:
     """At most ``capacity`` sessions of this process, least recently used evicted first.
 
     Thread-safe; two threads asking for the same missing session may both
-    create it, and one of the two is kept.
+    create it, and one of the two is kept. Every session allocates from the
+    process's arena capped at ``memory_budget`` bytes.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, memory_budget: int = INFERENCE_MEMORY_BYTES) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
+        self.memory_budget = memory_budget
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, ort.InferenceSession] = OrderedDict()
         self._pid = os.getpid()
@@ -127,7 +140,7 @@ class SessionCache:
             if session is not None:
                 self._sessions.move_to_end(key)
                 return session
-        session = create_session(load())
+        session = create_session(load(), memory_budget=self.memory_budget)
         with self._lock:
             self._forget_parent()
             self._sessions[key] = session

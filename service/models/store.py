@@ -50,6 +50,7 @@ from service.errors import (
 from service.models.bundled import BundledModels
 from service.models.errors import Forbidden, ModelDamaged, ModelRejected
 from service.models.ids import ID_PREFIX, id_digest, is_bundled_name, model_id
+from service.models.memory import MemoryFootprint
 from service.models.records import StoredModel, utc_now
 from service.models.sessions import SessionCache, create_session
 from service.models.validation import ValidationLimits, validate_model_file
@@ -219,9 +220,12 @@ class ModelStore:
             if placed is not None:  # the record could not be written: no half model
                 placed.unlink(missing_ok=True)
 
-    def inline_session(self, data: bytes) -> tuple[str, ort.InferenceSession]:
-        """(id, session) for model bytes sent with a rank request: checked like
-        an upload, in a separate process under the same limits, never stored."""
+    def inline_session(
+        self, data: bytes
+    ) -> tuple[str, ort.InferenceSession, MemoryFootprint | None]:
+        """(id, session, footprint) for model bytes sent with a rank request:
+        checked and measured like an upload, in a separate process under the
+        same limits, never stored."""
         self._check_size(data, field="model")
         # In the temporary directory, not the store: ranking never needs the store's disk.
         try:
@@ -236,12 +240,13 @@ class ModelStore:
                 retry_after=INLINE_RETRY_AFTER_S,
             ) from None
         try:
-            _timed_validation(temporary, self.limits)
+            signature = _timed_validation(temporary, self.limits)
         except ModelRejected as error:
             raise ModelRejected(error.detail, field="model") from None
         finally:
             temporary.unlink(missing_ok=True)
-        return model_id(data), create_session(data)
+        session = create_session(data, memory_budget=self.limits.inference_memory_bytes)
+        return model_id(data), session, MemoryFootprint.from_json(signature.get("memory"))
 
     def _check_size(self, data: bytes, *, field: str) -> None:
         if len(data) > self.max_bytes:

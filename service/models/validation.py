@@ -1,15 +1,16 @@
 """Validate an uploaded model in a child process with a memory and a time limit.
 
 The child is a fresh interpreter (``python -m service.models.validation
-PATH MEMORY SECONDS``), never a fork of the calling worker, so it inherits no
+PATH MEMORY SECONDS BUDGET``), never a fork of the calling worker, so it inherits no
 session, thread pool or lock. It imports onnxruntime, then caps its own
 address space (RLIMIT_AS: what it maps already plus the memory limit) and CPU
 time (RLIMIT_CPU), disables core dumps, reads the model file, runs the static
-checks, creates the model's session exactly as a worker would, runs it once on
-zeros when its one input has a known row shape, and prints the model's
-signature as JSON. The parent kills it at the wall-clock limit. A
-child that crashes, runs out of memory or time, or refuses the model means
-ModelRejected with the reason.
+checks, creates the model's session exactly as a worker would (its arena capped
+at the inference memory budget), runs it on zeros at growing batch sizes when
+its one input has a known row shape to measure its memory per row (see
+footprint), and prints the model's signature and footprint as JSON. The
+parent kills it at the wall-clock limit. A child that crashes, runs out of
+memory or time, or refuses the model means ModelRejected with the reason.
 
 A fresh interpreter rather than multiprocessing's "spawn" or "forkserver":
 those re-run the parent's ``__main__`` module in the child, which breaks
@@ -34,7 +35,9 @@ import onnxruntime as ort
 
 from service import metrics
 from service.models.errors import ModelRejected
+from service.models.footprint import FootprintExceeded, measure_footprint
 from service.models.inspection import check_model_bytes
+from service.models.memory import INFERENCE_MEMORY_BYTES, is_memory_error, mib
 from service.models.sessions import FATAL_LOG_LEVEL, ORT_ERRORS, create_session, ort_message
 from service.models.signature import TENSOR_DTYPES, describe_session
 
@@ -52,10 +55,13 @@ class ValidationLimits:
     ``memory_bytes``: address space the child may map beyond what an
     interpreter with onnxruntime imported maps already. ``seconds``: wall
     clock for the whole child, interpreter start included.
+    ``inference_memory_bytes``: the cap on onnxruntime's arena in a worker
+    (ALRANK_INFERENCE_MEMORY_BYTES), which the child's runs are held to too.
     """
 
     memory_bytes: int = 1024 * MiB
     seconds: float = 30.0
+    inference_memory_bytes: int = INFERENCE_MEMORY_BYTES
 
 
 def validate_model_file(path: Path, limits: ValidationLimits) -> dict[str, Any]:
@@ -71,6 +77,7 @@ def validate_model_file(path: Path, limits: ValidationLimits) -> dict[str, Any]:
         str(path),
         str(limits.memory_bytes),
         str(limits.seconds),
+        str(limits.inference_memory_bytes),
     ]
     try:
         child = subprocess.run(
@@ -130,41 +137,72 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def check_and_load(data: bytes) -> dict[str, Any]:
-    """Static checks, a session exactly as a worker creates it and a trial run;
-    the model's signature."""
+def check_and_load(data: bytes, budget_bytes: int = INFERENCE_MEMORY_BYTES) -> dict[str, Any]:
+    """Static checks, a session exactly as a worker creates it and trial runs;
+    the model's signature, with its footprint under "memory" (None when the
+    model's rows have no known shape or the system cannot measure it)."""
     check_model_bytes(data)
-    session = create_session(data, log_level=FATAL_LOG_LEVEL)
-    feed = trial_feed(session)
-    if feed is not None:
-        try:
-            session.run(None, feed)
-        except ORT_ERRORS as error:
-            if _is_memory_error(error):
-                raise
-            raise ModelRejected(
-                f"the model fails on a batch of zeros: {ort_message(error)}"
-            ) from None
-    return describe_session(session)
+    session = create_session(data, log_level=FATAL_LOG_LEVEL, memory_budget=budget_bytes)
+    signature = describe_session(session)
+    signature["memory"] = None
+    trial = trial_input(session)
+    if trial is None:
+        return signature
+    name, dtype, fixed_batch, row_shape = trial
+
+    def feed(rows: int) -> dict[str, np.ndarray]:
+        # Written, not calloc'd: pages of zeros never written are not resident,
+        # so a feed of np.zeros would not count in the peak.
+        return {name: np.full((rows, *row_shape), 0, dtype)}
+
+    try:
+        footprint = measure_footprint(
+            session, feed, fixed_batch=fixed_batch, budget_bytes=budget_bytes
+        )
+    except FootprintExceeded as error:
+        if not error.over_cap:
+            raise MemoryError from None  # the child's own limit: see verdict
+        raise ModelRejected(_over_budget(error.rows, budget_bytes)) from None
+    except ORT_ERRORS as error:
+        if is_memory_error(error):
+            raise
+        raise ModelRejected(f"the model fails on a batch of zeros: {ort_message(error)}") from None
+    if footprint is not None:
+        smallest = fixed_batch or 1
+        if footprint.run_bytes(smallest) > budget_bytes:
+            raise ModelRejected(_over_budget(smallest, budget_bytes, footprint.run_bytes(smallest)))
+        signature["memory"] = footprint.to_json()
+    return signature
 
 
-def trial_feed(session: ort.InferenceSession) -> dict[str, np.ndarray] | None:
-    """Zeros for a model with one numeric tensor input whose axes after the
-    first have fixed sizes (one row, or the fixed batch); None for other models."""
+def trial_input(
+    session: ort.InferenceSession,
+) -> tuple[str, np.dtype, int | None, tuple[int, ...]] | None:
+    """(name, element type, fixed batch or None, shape of one row) of a model with
+    one numeric tensor input whose axes after the first have fixed sizes; None
+    for other models."""
     inputs = session.get_inputs()
     if len(inputs) != 1 or inputs[0].type not in TENSOR_DTYPES or not inputs[0].shape:
         return None
     first, *rest = inputs[0].shape
     if not all(isinstance(size, int) and size > 0 for size in rest):
         return None
-    rows = first if isinstance(first, int) and first > 0 else 1
-    return {inputs[0].name: np.zeros((rows, *rest), TENSOR_DTYPES[inputs[0].type])}
+    batch = first if isinstance(first, int) and first > 0 else None
+    return inputs[0].name, TENSOR_DTYPES[inputs[0].type], batch, tuple(rest)
 
 
-def verdict(path: Path, memory_bytes: int) -> dict[str, Any]:
+def _over_budget(rows: int, budget_bytes: int, needed: int | None = None) -> str:
+    row_text = "one row" if rows == 1 else f"its fixed batch of {rows} rows"
+    budget = f"the inference memory budget of {mib(budget_bytes)} (ALRANK_INFERENCE_MEMORY_BYTES)"
+    if needed is None:
+        return f"the model needs more than {budget} to run on {row_text}"
+    return f"the model needs {mib(needed)} to run on {row_text}, more than {budget}"
+
+
+def verdict(path: Path, memory_bytes: int, budget_bytes: int) -> dict[str, Any]:
     """The child's answer for the model at ``path``, as a JSON-ready mapping."""
     try:
-        return {"verdict": "ok", "signature": check_and_load(path.read_bytes())}
+        return {"verdict": "ok", "signature": check_and_load(path.read_bytes(), budget_bytes)}
     except ModelRejected as error:
         return {"verdict": "rejected", "reason": error.detail}
     except MemoryError:
@@ -201,22 +239,18 @@ def _memory_reason(memory_bytes: int) -> str:
     )
 
 
-def _is_memory_error(error: BaseException) -> bool:
-    text = str(error)
-    return any(sign in text for sign in ("bad_alloc", "bad allocation", "Failed to allocate"))
-
-
 def _load_reason(error: Exception, memory_bytes: int) -> str:
-    if _is_memory_error(error):
+    if is_memory_error(error):
         return _memory_reason(memory_bytes)
     return f"onnxruntime cannot load the model: {ort_message(error)}"
 
 
 def main(argv: list[str]) -> None:
-    """Child entry point: PATH MEMORY_BYTES SECONDS; prints one JSON line."""
+    """Child entry point: PATH MEMORY_BYTES SECONDS BUDGET_BYTES; prints one JSON line."""
     path, memory_bytes, seconds = Path(argv[0]), int(argv[1]), float(argv[2])
+    budget_bytes = int(argv[3]) if len(argv) > 3 else INFERENCE_MEMORY_BYTES
     limit_resources(memory_bytes, seconds)
-    answer = verdict(path, memory_bytes)
+    answer = verdict(path, memory_bytes, budget_bytes)
     sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
 

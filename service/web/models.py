@@ -41,8 +41,11 @@ def build_store(settings: config.Settings) -> ModelStore:
         limits=ValidationLimits(
             memory_bytes=settings.model_validation_memory_bytes,
             seconds=float(settings.model_validation_seconds),
+            inference_memory_bytes=settings.inference_memory_bytes,
         ),
-        sessions=SessionCache(settings.model_session_cache),
+        sessions=SessionCache(
+            settings.model_session_cache, memory_budget=settings.inference_memory_bytes
+        ),
     )
 
 

@@ -255,6 +255,45 @@ def expanding(side: int) -> bytes:
     )
 
 
+def widening(repeats: int, *, width: int | None = 4, reduce: bool = False) -> bytes:
+    """Tiles each row of ``width`` features ``repeats`` times, then softmax: a few
+    hundred bytes whose every row costs ``width * repeats`` float32 per tensor.
+    With ``reduce``, the wide rows are summed back to ``width`` columns
+    (softmax over width * repeats values, then a sum of each repeated column),
+    so only the intermediates are wide."""
+    nodes = [
+        helper.make_node("Tile", ["features", "reps"], ["wide"]),
+        helper.make_node("Softmax", ["wide"], ["spread" if reduce else "probabilities"], axis=1),
+    ]
+    initializers = [helper.make_tensor("reps", TensorProto.INT64, [2], [1, repeats])]
+    if reduce:
+        nodes += [
+            helper.make_node("Reshape", ["spread", "folded_shape"], ["folded"]),
+            helper.make_node("ReduceSum", ["folded", "fold_axis"], ["probabilities"], keepdims=0),
+        ]
+        initializers += [
+            helper.make_tensor("folded_shape", TensorProto.INT64, [3], [0, repeats, -1]),
+            helper.make_tensor("fold_axis", TensorProto.INT64, [1], [1]),
+        ]
+    classes = width if reduce else None
+    return model_bytes(
+        nodes,
+        [features_info(width)],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, classes])],
+        initializers,
+    )
+
+
+def widening_reference(features: np.ndarray, repeats: int, *, reduce: bool = False) -> np.ndarray:
+    """What ``widening(repeats, reduce=reduce)`` computes, in float64."""
+    wide = np.tile(features.astype(np.float64), (1, repeats))
+    spread = np.exp(wide - wide.max(axis=1, keepdims=True))
+    spread /= spread.sum(axis=1, keepdims=True)
+    if not reduce:
+        return spread
+    return spread.reshape(len(features), repeats, -1).sum(axis=1)
+
+
 def two_inputs() -> bytes:
     """A model of two inputs: valid, but not one ranking can feed."""
     return model_bytes(

@@ -73,8 +73,13 @@ def test_refusals_carry_the_reason(tmp_path, data, says):
 def test_a_model_that_explodes_is_refused_and_the_caller_survives(tmp_path):
     # 16384 x 16384 float32 is 1 GiB, computed from 24 bytes of initializers.
     path = _file(tmp_path, builders.expanding(16384))
-    with pytest.raises(ModelRejected, match="limit of 256 MiB"):
+    # The arena's cap (the inference memory budget) stops it first...
+    with pytest.raises(ModelRejected, match=r"more than the inference memory budget of 256 MiB"):
         validate_model_file(path, ValidationLimits(memory_bytes=256 * MiB, seconds=60))
+    # ... and the child's address-space limit where the budget is larger.
+    roomy = ValidationLimits(memory_bytes=256 * MiB, seconds=60, inference_memory_bytes=4 << 30)
+    with pytest.raises(ModelRejected, match="limit of 256 MiB"):
+        validate_model_file(path, roomy)
 
 
 def test_a_model_within_the_memory_limit_passes(tmp_path):
