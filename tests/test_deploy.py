@@ -65,7 +65,17 @@ def container_port(port: int | str) -> int:
 
 
 def env() -> dict[str, str]:
-    return {item["name"]: item["value"] for item in container().get("env", [])}
+    """The container's plain variables (not those read from a Secret)."""
+    return {item["name"]: item["value"] for item in container().get("env", []) if "value" in item}
+
+
+def secret_env() -> dict[str, dict[str, str]]:
+    """The container's variables read from a Secret: name -> its secretKeyRef."""
+    return {
+        item["name"]: item["valueFrom"]["secretKeyRef"]
+        for item in container().get("env", [])
+        if "secretKeyRef" in item.get("valueFrom", {})
+    }
 
 
 def http_gets() -> Iterator[tuple[str, dict]]:
@@ -80,6 +90,15 @@ def cpu_cores(quantity: str | int) -> float:
     """A Kubernetes CPU quantity ("2", "1500m", 0.5) in cores."""
     text = str(quantity)
     return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def memory_bytes(quantity: str) -> int:
+    """A Kubernetes memory quantity in the binary units the example uses (2Gi, 512Mi)."""
+    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return int(quantity.removesuffix(suffix)) * factor
+    return int(quantity)
 
 
 def gunicorn_default(setting: str) -> int:
@@ -176,6 +195,19 @@ def test_the_autoscaler_scales_the_deployment_on_cpu() -> None:
     }
     assert [metric["resource"]["name"] for metric in autoscaler["metrics"]] == ["cpu"]
     assert 1 <= autoscaler["minReplicas"] <= autoscaler["maxReplicas"]
+
+
+def test_uploads_need_a_key_read_from_a_secret() -> None:
+    assert "ALRANK_API_KEY" not in env()
+    reference = secret_env()["ALRANK_API_KEY"]
+    assert reference["name"] and reference["key"]
+    assert "optional" not in reference or reference["optional"] is False
+
+
+def test_the_inference_budgets_of_the_workers_fit_the_pod() -> None:
+    budget = int(env()["ALRANK_INFERENCE_MEMORY_BYTES"])
+    requested = memory_bytes(container()["resources"]["requests"]["memory"])
+    assert 0 < budget * int(env()["ALRANK_WORKERS"]) <= requested // 4
 
 
 def test_one_worker_per_requested_core() -> None:

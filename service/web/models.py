@@ -9,6 +9,7 @@ need the API key when one is configured (``Authorization: Bearer <key>`` or
 from __future__ import annotations
 
 import hmac
+import logging
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 
@@ -30,6 +31,7 @@ EXTENSION = "alrank.models"
 MODEL_MEDIA_TYPE = "application/octet-stream"
 
 blueprint = Blueprint("models", __name__)
+logger = logging.getLogger(__name__)
 
 
 def build_store(settings: config.Settings) -> ModelStore:
@@ -50,9 +52,26 @@ def build_store(settings: config.Settings) -> ModelStore:
 
 
 def init_app(app: Flask) -> None:
-    """Build the store from the app's settings, keep it in app.extensions, add the routes."""
-    app.extensions[EXTENSION] = build_store(config.settings_of(app))
+    """Build the store from the app's settings, keep it in app.extensions, add the
+    routes, and log what an upload may do."""
+    settings = config.settings_of(app)
+    app.extensions[EXTENSION] = build_store(settings)
     app.register_blueprint(blueprint)
+    log_upload_policy(settings)
+
+
+def log_upload_policy(settings: config.Settings) -> None:
+    """Say at start whether uploads need a key, and what inference may hold."""
+    if settings.api_key is None:
+        logger.warning(
+            "model uploads and deletes are open: ALRANK_API_KEY is unset, so anyone who "
+            "can reach the service can store models and have the workers run them; set "
+            "ALRANK_API_KEY for any service others can reach"
+        )
+    logger.info(
+        "inference may hold %d MiB per worker (ALRANK_INFERENCE_MEMORY_BYTES)",
+        settings.inference_memory_bytes >> 20,
+    )
 
 
 def store() -> ModelStore:
