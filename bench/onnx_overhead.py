@@ -2,14 +2,18 @@
 
     .venv/bin/python -m bench.onnx_overhead [--rows 100000]
 
-Both sides use the same session of the bundled digits-logreg model (created
-as the service creates it: one thread, no constant folding) and the same
-float32 array of synthetic pixel rows. "direct" is one
-``session.run(["probabilities"], {"pixels": array})``; "service" is
-``service.models.inference.predict_probabilities`` over the whole array,
-chunks of ``inference_chunk_rows`` rows with each chunk's probabilities
-checked, as a ranking request runs it. Times are the best of interleaved
-repeats measured in this one run; the printed ratio is service / direct.
+Every side runs the bundled digits-logreg model on the same float32 array of
+synthetic pixel rows. "direct" is one ``session.run(["probabilities"],
+{"pixels": array})`` on a session created as the service creates it (one
+thread, no constant folding) with onnxruntime's own arena. "uncapped" is
+``service.models.inference.predict_probabilities`` on that session, in
+chunks of ``inference_chunk_rows`` rows, each chunk's probabilities checked.
+"service" is the path a ranking takes now: a session allocating from the
+worker's arena capped at the default inference memory budget, its runs
+sized by the model's footprint as validation measures it (in its own child
+process) as well as by feature bytes. Times are the best of interleaved
+repeats measured in this one run; the printed ratios are service / direct
+and service / uncapped (what the cap and the footprint cost).
 """
 
 from __future__ import annotations
@@ -20,8 +24,14 @@ import numpy as np
 
 from bench.timing import Budget, best_times
 from service.models.bundled import SOURCE_DIRECTORY
-from service.models.inference import inference_chunk_rows, predict_probabilities
+from service.models.inference import (
+    InferenceMemory,
+    inference_chunk_rows,
+    predict_probabilities,
+)
+from service.models.memory import INFERENCE_MEMORY_BYTES, MemoryFootprint
 from service.models.sessions import create_session
+from service.models.validation import ValidationLimits, validate_model_file
 
 MODEL = SOURCE_DIRECTORY / "digits-logreg.onnx"
 WIDTH = 64
@@ -35,23 +45,40 @@ def pixel_rows(rows: int, *, seed: int = 0) -> np.ndarray:
 
 
 def measure(rows: int, budget: Budget = BUDGET) -> dict[str, float]:
-    """Best seconds of the direct run and of the service's chunked path, and their ratio."""
-    session = create_session(MODEL.read_bytes())
+    """Best seconds of the direct run and of both chunked paths, and their ratios."""
+    data = MODEL.read_bytes()
+    session = create_session(data)
+    capped = create_session(data, memory_budget=INFERENCE_MEMORY_BYTES)
+    signature = validate_model_file(MODEL, ValidationLimits())
+    footprint = MemoryFootprint.from_json(signature["memory"])
+    memory = InferenceMemory(INFERENCE_MEMORY_BYTES, footprint)
     features = pixel_rows(rows)
     chunk_rows = inference_chunk_rows(WIDTH)
 
     def direct() -> np.ndarray:
         return session.run(["probabilities"], {"pixels": features})[0]
 
-    def service() -> list[np.ndarray]:
+    def uncapped() -> list[np.ndarray]:
         chunks = predict_probabilities(session, features, chunk_rows=chunk_rows)
         return [chunk for _, chunk in chunks]
 
+    def service() -> list[np.ndarray]:
+        chunks = predict_probabilities(capped, features, chunk_rows=chunk_rows, memory=memory)
+        return [chunk for _, chunk in chunks]
+
     expected = direct()
-    got = np.concatenate(service())
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
-    times = best_times({"direct": direct, "service": service}, budget)
-    return {**times, "ratio": times["service"] / times["direct"], "chunk_rows": chunk_rows}
+    for path in (uncapped, service):
+        np.testing.assert_allclose(np.concatenate(path()), expected, rtol=1e-6, atol=1e-7)
+    times = best_times({"direct": direct, "uncapped": uncapped, "service": service}, budget)
+    run_rows = min(chunk_rows, footprint.rows_within(INFERENCE_MEMORY_BYTES) if footprint else rows)
+    return {
+        **times,
+        "ratio": times["service"] / times["direct"],
+        "cap_ratio": times["service"] / times["uncapped"],
+        "chunk_rows": chunk_rows,
+        "run_rows": run_rows,
+        "bytes_per_row": footprint.bytes_per_row if footprint else 0,
+    }
 
 
 def main() -> None:
@@ -60,9 +87,12 @@ def main() -> None:
     rows = parser.parse_args().rows
     result = measure(rows)
     print(
-        f"{rows} rows x {WIDTH} features, chunks of {result['chunk_rows']} rows: "
-        f"direct run {result['direct'] * 1e3:.2f} ms, service {result['service'] * 1e3:.2f} ms, "
-        f"ratio {result['ratio']:.3f}"
+        f"{rows} rows x {WIDTH} features, runs of {result['run_rows']} rows "
+        f"(footprint {result['bytes_per_row']} bytes per row): "
+        f"direct run {result['direct'] * 1e3:.2f} ms, "
+        f"uncapped chunks {result['uncapped'] * 1e3:.2f} ms, "
+        f"service {result['service'] * 1e3:.2f} ms; service / direct {result['ratio']:.3f}, "
+        f"service / uncapped {result['cap_ratio']:.3f}"
     )
 
 

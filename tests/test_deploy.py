@@ -200,7 +200,8 @@ def test_the_autoscaler_scales_the_deployment_on_cpu() -> None:
 def test_uploads_need_a_key_read_from_a_secret() -> None:
     assert "ALRANK_API_KEY" not in env()
     reference = secret_env()["ALRANK_API_KEY"]
-    assert reference["name"] and reference["key"]
+    assert reference["name"]
+    assert reference["key"]
     assert "optional" not in reference or reference["optional"] is False
 
 

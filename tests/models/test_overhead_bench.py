@@ -17,3 +17,6 @@ def test_measure_reports_both_times_and_their_ratio():
     assert result["service"] > 0
     assert result["ratio"] == result["service"] / result["direct"]
     assert result["chunk_rows"] == 8192
+    assert result["cap_ratio"] == result["service"] / result["uncapped"]
+    assert 0 < result["run_rows"] <= 8192
+    assert result["bytes_per_row"] >= 64 * 4  # at least the float32 pixels of a row

@@ -206,10 +206,54 @@ def test_a_lost_or_damaged_record_is_rebuilt_from_the_model_file(store, damage):
         stored.outputs,
     )
     assert rebuilt.name is None
+    # The footprint is measured again: a figure of the same model.
+    assert rebuilt.memory is not None
+    assert rebuilt.memory.measured_rows[0] == 1
     assert json.loads(record.read_text())["id"] == MODEL_ID
     assert store.session(rebuilt) is not None
     _, created = store.add(MODEL)
     assert not created
+
+
+def test_the_footprint_is_recorded_and_read_back(store, tmp_path):
+    stored, _ = store.add(MODEL)
+    assert stored.memory is not None
+    # At least the float32 features of a row; measured on 1, 8, 64, ... rows.
+    assert stored.memory.bytes_per_row >= 4 * 4
+    assert stored.memory.measured_rows[:2] == (1, 8)
+    record = json.loads((store.directory / f"{MODEL_ID.removeprefix('sha256:')}.json").read_text())
+    assert record["memory"] == stored.memory.to_json()
+    reopened = open_store(store.directory)
+    assert reopened.resolve(MODEL_ID).memory == stored.memory
+    assert reopened.resolve(MODEL_ID).describe()["memory"] == stored.memory.to_json()
+
+
+def test_a_record_from_before_footprints_reads_as_no_figure(store):
+    store.add(MODEL)
+    path = store.directory / f"{MODEL_ID.removeprefix('sha256:')}.json"
+    record = json.loads(path.read_text())
+    del record["memory"]
+    path.write_text(json.dumps(record))
+    model = store.resolve(MODEL_ID)
+    assert model.memory is None
+    assert model.describe()["memory"] is None
+
+
+def test_bundled_models_describe_no_footprint(store):
+    assert "memory" not in store.resolve("digits-logreg").describe()
+
+
+def test_an_inline_model_is_measured_like_an_upload(store):
+    model_id, session, footprint = store.inline_session(MODEL)
+    assert model_id == MODEL_ID
+    assert session.get_inputs()[0].shape[1] == 4
+    uploaded = store.add(MODEL)[0].memory
+    assert footprint is not None
+    assert uploaded is not None
+    # Two measures of one model: the same sizes tried, figures of one order
+    # (resident memory moves in pages, so they need not be equal).
+    assert footprint.measured_rows == uploaded.measured_rows
+    assert uploaded.bytes_per_row / 2 <= footprint.bytes_per_row <= uploaded.bytes_per_row * 2
 
 
 def test_size_limit(tmp_path):
