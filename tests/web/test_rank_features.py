@@ -8,7 +8,15 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from tests.models.builders import linear, small_classifier, softmax_reference
+from service.app import create_app
+from tests.contract import ContractClient
+from tests.models.builders import (
+    linear,
+    small_classifier,
+    softmax_reference,
+    widening,
+    widening_reference,
+)
 from tests.web.helpers import assert_problem, assert_ranked, npy_bytes, send
 
 BUNDLED = "models/digits-logreg.onnx"
@@ -152,3 +160,53 @@ def test_a_bad_multipart_model_part_is_refused_naming_model(client):
         content_type="multipart/form-data",
     )
     assert_problem(response, 422, "model")
+
+
+@pytest.fixture
+def tight_client(tmp_path):
+    """A client whose workers may hold 16 MiB for inference."""
+    app = create_app(
+        {"TESTING": True, "MODEL_DIR": str(tmp_path / "models"), "INFERENCE_MEMORY_BYTES": 16 << 20}
+    )
+    app.test_client_class = ContractClient
+    return app.test_client()
+
+
+def _rank_with_model_part(client, data: bytes, features: np.ndarray):
+    return client.post(
+        "/v1/rank",
+        data={
+            "strategy": "least_confidence",
+            "budget": "3",
+            "features": (io.BytesIO(npy_bytes(features)), "features.npy"),
+            "model": (io.BytesIO(data), "model.onnx"),
+        },
+        content_type="multipart/form-data",
+    )
+
+
+def test_a_model_part_over_the_inference_budget_is_refused_naming_model(tight_client):
+    # 10 million float32 per row in each wide tensor: 40 MB for one row.
+    features = pool(width=4, n=5).astype(np.float32)
+    response = _rank_with_model_part(tight_client, widening(2_500_000), features)
+    assert_problem(response, 422, "model", says=("inference memory budget of 16 MiB", "one row"))
+
+
+def test_a_wide_model_part_ranks_in_runs_that_fit_the_budget(tight_client):
+    # 40 KB per row: the 2,000 rows (80 MB at once) run within 8 MiB at a time.
+    features = pool(width=4, n=2000).astype(np.float32)
+    response = _rank_with_model_part(tight_client, widening(1250, reduce=True), features)
+    body = assert_ranked(response)
+    reference = 1 - widening_reference(features, 1250, reduce=True).max(axis=1)
+    assert reference[body["indices"]].min() >= np.sort(reference)[-3] - 1e-6
+
+
+def test_a_stored_model_describes_its_footprint(tight_client):
+    uploaded = tight_client.post(
+        "/v1/models", data=widening(1250), content_type="application/octet-stream"
+    )
+    assert uploaded.status_code == 201
+    memory = uploaded.get_json()["memory"]
+    assert memory["bytes_per_row"] >= 2 * 4 * 5000
+    described = tight_client.get(f"/v1/models/{uploaded.get_json()['id']}").get_json()
+    assert described["memory"] == memory
