@@ -14,15 +14,24 @@ sized by the model's footprint as validation measures it (in its own child
 process) as well as by feature bytes. Times are the best of interleaved
 repeats measured in this one run; the printed ratios are service / direct
 and service / uncapped (what the cap and the footprint cost).
+
+The second line times whole rankings (margin, top 100) of the same rows sent
+as a `.npy` features body naming the bundled model, through the app's
+POST /v1/rank (Flask's test client, no socket): one app as configured, one
+whose sessions use onnxruntime's own uncapped arenas, requests interleaved.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import tempfile
+from collections.abc import Callable
 
 import numpy as np
 
 from bench.timing import Budget, best_times
+from service.app import create_app
 from service.models.bundled import SOURCE_DIRECTORY
 from service.models.inference import (
     InferenceMemory,
@@ -32,6 +41,7 @@ from service.models.inference import (
 from service.models.memory import INFERENCE_MEMORY_BYTES, MemoryFootprint
 from service.models.sessions import create_session
 from service.models.validation import ValidationLimits, validate_model_file
+from service.web.models import EXTENSION
 
 MODEL = SOURCE_DIRECTORY / "digits-logreg.onnx"
 WIDTH = 64
@@ -81,6 +91,35 @@ def measure(rows: int, budget: Budget = BUDGET) -> dict[str, float]:
     }
 
 
+def measure_ranking(rows: int, budget: Budget = BUDGET) -> dict[str, float]:
+    """Best seconds of a whole ranking through the app with capped and with
+    uncapped sessions, and their ratio."""
+    buffer = io.BytesIO()
+    np.save(buffer, pixel_rows(rows))
+    body = buffer.getvalue()
+    query = "/v1/rank?strategy=margin&budget=100&input=features&model=digits-logreg"
+    answers: dict[str, list[int]] = {}
+
+    def ranking(capped: bool) -> Callable[[], None]:
+        app = create_app({"TESTING": True, "MODEL_DIR": tempfile.mkdtemp(), "ACCESS_LOG": False})
+        if not capped:
+            app.extensions[EXTENSION].sessions.memory_budget = None
+        client = app.test_client()
+
+        def rank() -> None:
+            response = client.post(query, data=body, content_type="application/x-npy")
+            if response.status_code != 200:
+                raise RuntimeError(response.get_data(as_text=True))
+            answers[str(capped)] = response.get_json()["indices"]
+
+        return rank
+
+    times = best_times({"capped": ranking(True), "uncapped": ranking(False)}, budget)
+    if answers["True"] != answers["False"]:
+        raise RuntimeError("the capped and uncapped rankings differ")
+    return {**times, "ratio": times["capped"] / times["uncapped"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -93,6 +132,12 @@ def main() -> None:
         f"uncapped chunks {result['uncapped'] * 1e3:.2f} ms, "
         f"service {result['service'] * 1e3:.2f} ms; service / direct {result['ratio']:.3f}, "
         f"service / uncapped {result['cap_ratio']:.3f}"
+    )
+    ranked = measure_ranking(rows)
+    print(
+        f"ranking {rows} rows through POST /v1/rank: capped sessions "
+        f"{ranked['capped'] * 1e3:.2f} ms, uncapped {ranked['uncapped'] * 1e3:.2f} ms, "
+        f"capped / uncapped {ranked['ratio']:.3f}"
     )
 
 

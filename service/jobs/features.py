@@ -53,8 +53,10 @@ FEATURE_PARAMS = (
 class InferredSource:
     """The model's output over the features, as a probabilities or logits source.
 
-    ``chunks`` yields the inference chunks cut to at most the rows asked for,
-    so the ranking's own working memory per chunk is what it is for any pool.
+    ``chunks`` yields the inference chunks, each cut into pieces of the rows
+    asked for when it holds more than twice as many: the ranking's working
+    memory per chunk stays within twice what it is for any pool, and a model
+    of few classes keeps its runs whole.
     """
 
     def __init__(
@@ -71,7 +73,7 @@ class InferredSource:
 
     def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         for start, values in chain([self._first], self._rest):
-            if rows < 1 or values.shape[0] <= rows:
+            if rows < 1 or values.shape[0] <= 2 * rows:
                 yield start, values
                 continue
             for offset in range(0, values.shape[0], rows):

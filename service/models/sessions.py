@@ -120,10 +120,13 @@ class SessionCache:
 
     Thread-safe; two threads asking for the same missing session may both
     create it, and one of the two is kept. Every session allocates from the
-    process's arena capped at ``memory_budget`` bytes.
+    process's arena capped at ``memory_budget`` bytes (None: each from its own
+    uncapped arena, to measure what the cap costs).
     """
 
-    def __init__(self, capacity: int, *, memory_budget: int = INFERENCE_MEMORY_BYTES) -> None:
+    def __init__(
+        self, capacity: int, *, memory_budget: int | None = INFERENCE_MEMORY_BYTES
+    ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity

@@ -20,3 +20,10 @@ def test_measure_reports_both_times_and_their_ratio():
     assert result["cap_ratio"] == result["service"] / result["uncapped"]
     assert 0 < result["run_rows"] <= 8192
     assert result["bytes_per_row"] >= 64 * 4  # at least the float32 pixels of a row
+
+
+def test_measure_ranking_times_both_apps_on_the_same_answer():
+    result = onnx_overhead.measure_ranking(3000, ONCE)
+    assert result["capped"] > 0
+    assert result["uncapped"] > 0
+    assert result["ratio"] == result["capped"] / result["uncapped"]
