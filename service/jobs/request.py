@@ -46,12 +46,15 @@ class RankLimits:
 
     None means no bound beyond the core's own. ``chunk_bytes`` is the
     working-precision (float64) size of a pool chunk; ``inference_chunk_bytes``
-    the feature bytes per model run.
+    the feature bytes per model run. ``max_held_output_bytes`` bounds the
+    model output a batch strategy holds whole (as a body of the same array
+    would be bounded).
     """
 
     max_budget: int | None = None
     max_rows: int | None = None
     max_classes: int | None = None
+    max_held_output_bytes: int | None = None
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     inference_chunk_bytes: int = INFERENCE_CHUNK_BYTES
 

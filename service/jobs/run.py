@@ -8,12 +8,17 @@ chunk (pointwise strategies) or whole (batch strategies).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
-from service.errors import InvalidInput
+import numpy as np
+
+from service.decoding.sources import PoolSource
+from service.errors import InvalidInput, PayloadTooLarge
 from service.jobs.features import score_features
 from service.jobs.planner import plan_job
 from service.jobs.request import JobSummary, RankAnswer, RankLimits, RankRequest
+from service.models.inference import OUTPUT_KINDS
 from service.models.store import ModelStore
 from service.ranking.inputs import INPUT_KINDS, InputKind
 from service.ranking.pipeline import rank_pool
@@ -47,6 +52,8 @@ def rank(
         chunk_bytes=limits.inference_chunk_bytes,
         typed=request.params_typed,
     )
+    if model_id is not None and not strategy.pointwise:
+        _check_held_output(sources, limits.max_held_output_bytes)
     job = plan_job(
         request, strategy, sources, params, kinds=kinds, limits=limits, model_id=model_id
     )
@@ -63,3 +70,24 @@ def rank(
             error.field = f"params.{error.field}"
         raise
     return RankAnswer(ranking, strategy.name, job.plan.budget, job.plan.selection, model_id)
+
+
+def _check_held_output(sources: Mapping[str, PoolSource], max_bytes: int | None) -> None:
+    """Refuse a model output a batch strategy would hold whole when it is larger
+    than a body of the same array could be: streamed to a pointwise strategy,
+    it never is."""
+    if max_bytes is None:
+        return
+    for name in OUTPUT_KINDS:
+        source = sources.get(name)
+        if source is None:
+            continue
+        held = math.prod(source.shape) * np.dtype(np.float32).itemsize
+        if held > max_bytes:
+            raise PayloadTooLarge(
+                f"the model's {name} for these features would be {list(source.shape)} "
+                f"float32 ({held} bytes), more than the {max_bytes} bytes a body may hold "
+                "(ALRANK_MAX_NPY_BYTES); a batch strategy holds it whole: send fewer rows, "
+                "or rank with a pointwise strategy, which streams it",
+                field="features",
+            )

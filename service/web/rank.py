@@ -38,6 +38,7 @@ def rank_route() -> Response:
                     max_budget=settings.max_budget,
                     max_rows=settings.max_rows,
                     max_classes=settings.max_classes,
+                    max_held_output_bytes=settings.max_npy_bytes,
                     chunk_bytes=settings.chunk_bytes,
                     inference_chunk_bytes=settings.inference_chunk_bytes,
                 ),

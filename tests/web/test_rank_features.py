@@ -210,3 +210,25 @@ def test_a_stored_model_describes_its_footprint(tight_client):
     assert memory["bytes_per_row"] >= 2 * 4 * 5000
     described = tight_client.get(f"/v1/models/{uploaded.get_json()['id']}").get_json()
     assert described["memory"] == memory
+
+
+def test_a_batch_strategy_refuses_a_model_output_larger_than_a_body(tmp_path):
+    # 200 rows of the digits model's 10 float32 probabilities: 8,000 bytes held
+    # whole by badge, more than a 4,000-byte body; margin streams them.
+    app = create_app(
+        {"TESTING": True, "MODEL_DIR": str(tmp_path / "models"), "MAX_NPY_BYTES": 4000}
+    )
+    app.test_client_class = ContractClient
+    client = app.test_client()
+    rng = np.random.default_rng(2)
+    features = rng.integers(0, 17, size=(200, 64)).astype(np.float32)
+    embeddings = rng.normal(size=(200, 3))
+    arrays = {"features": features, "embeddings": embeddings}
+    response = send(client, "json", arrays, strategy="badge", budget=2, model="digits-logreg")
+    assert_problem(response, 413, "features", says=("8000 bytes", "pointwise"))
+    streamed = send(
+        client, "json", {"features": features}, strategy="margin", budget=2, model="digits-logreg"
+    )
+    assert_ranked(streamed)
+    fewer = {"features": features[:50], "embeddings": embeddings[:50]}
+    assert_ranked(send(client, "json", fewer, strategy="badge", budget=2, model="digits-logreg"))
