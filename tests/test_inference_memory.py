@@ -22,7 +22,7 @@ ROWS = 200_000
 BUDGET = 10
 # The ranking's own working memory (pool chunks, the answer) and the
 # allocator's slack, on top of the inference budget.
-MARGIN = 48 * MiB
+MARGIN = 32 * MiB
 
 
 def _request(

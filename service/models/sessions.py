@@ -73,11 +73,18 @@ def session_options(
     *, external_folder: str | None = None, log_level: int = ERROR_LOG_LEVEL
 ) -> ort.SessionOptions:
     """One thread per session (gunicorn runs one worker per core), graph
-    optimizations, ONNX format only, external data looked up in an empty folder."""
+    optimizations, no memory pattern, ONNX format only, external data looked
+    up in an empty folder."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # The memory pattern allocates one block for a run's tensors beside the
+    # chunks the arena keeps from earlier runs: a run of a shape seen before
+    # then holds twice what it needs (measured: 58 MiB instead of 29), and its
+    # footprint as validation measures it no longer bounds it. The bundled
+    # model runs as fast without it.
+    options.enable_mem_pattern = False
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = log_level
     options.add_session_config_entry(
