@@ -86,9 +86,13 @@ MODEL_VALIDATION_SECONDS = Histogram(
     "Time to check an uploaded model in its isolated child process.",
     buckets=LATENCY_BUCKETS,
 )
+# Labelled, as every counter here: an unlabelled one would make a file in
+# every process that imports this module, the gunicorn master included.
 INFERENCE_MEMORY_SPLITS = Counter(
     "alrank_inference_memory_splits",
-    "Inference runs that met the arena's cap and were run again on half their rows.",
+    "Inference runs that ran out of memory and were run again on half their rows, "
+    "by cause (cap: the arena's cap; system: an allocation the system refused).",
+    ("cause",),
 )
 INFERENCE_SECONDS = Histogram(
     "alrank_inference_seconds",

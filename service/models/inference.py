@@ -33,6 +33,7 @@ from service.models.memory import (
     INFERENCE_MEMORY_BYTES,
     MemoryFootprint,
     is_memory_error,
+    is_over_cap,
     mib,
 )
 from service.models.sessions import ORT_ERRORS, ort_message
@@ -64,7 +65,11 @@ class InferenceMemory:
 
 
 class _ArenaFull(Exception):
-    """A run met the arena's cap."""
+    """A run ran out of memory: ``cause`` is "cap" (the arena's cap) or "system"."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -226,10 +231,10 @@ def _chunks(
             began = time.perf_counter()
             try:
                 values = _run(session, {spec.name: chunk}, target, start, count)[:count]
-            except _ArenaFull:
+            except _ArenaFull as full:
                 if spec.batch is not None or count == 1:
                     raise _over_budget(spec, memory, start=start, count=count) from None
-                metrics.INFERENCE_MEMORY_SPLITS.inc()
+                metrics.INFERENCE_MEMORY_SPLITS.labels(full.cause).inc()
                 rows = max(1, count // 2)
                 continue
             finally:
@@ -247,7 +252,7 @@ def _over_budget(
     """The refusal of a run of the fewest rows the model takes that needs more
     than the budget: the model's fault (422) when it fixes its row width, the
     request's (413) when the width it sent decides the cost."""
-    rows = "one row" if count == 1 else f"{count} rows (its fixed batch)"
+    rows = f"its fixed batch of {spec.batch} rows" if spec.batch not in (None, 1) else "one row"
     footprint = memory.footprint
     measured = (
         f"; its measured footprint is {mib(footprint.bytes_per_row)} per row plus "
@@ -329,7 +334,7 @@ def _run(
         (values,) = session.run([target.name], feed)
     except ORT_ERRORS as error:
         if is_memory_error(error):
-            raise _ArenaFull() from None
+            raise _ArenaFull("cap" if is_over_cap(error) else "system") from None
         raise InvalidInput(
             f"the model failed on rows {start} to {start + count - 1}: {ort_message(error)}",
             field="model",

@@ -37,7 +37,9 @@ def _features(rows: int, width: int = 4, *, seed: int = 5) -> np.ndarray:
 
 
 def _splits() -> float:
-    return REGISTRY.get_sample_value("alrank_inference_memory_splits_total") or 0.0
+    return (
+        REGISTRY.get_sample_value("alrank_inference_memory_splits_total", {"cause": "cap"}) or 0.0
+    )
 
 
 def _collect(chunks) -> tuple[list[int], list[np.ndarray]]:
