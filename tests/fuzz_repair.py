@@ -327,10 +327,13 @@ def _declared_params(
     strategy: Strategy, input_name: str | None, generated: Mapping[str, object]
 ) -> dict[str, Param]:
     """The parameters the strategy and the input declare, by name (a model's
-    ``output`` left out: the generated name is no output of the model)."""
+    ``output`` and ``embeddings_output`` left out: a generated name is no output
+    of the model)."""
     params = list(strategy.params)
     if input_name == FEATURES:
-        params += [param for param in FEATURE_PARAMS if param.name != "output"]
+        params += [
+            param for param in FEATURE_PARAMS if param.name not in ("output", "embeddings_output")
+        ]
         if generated.get("output_kind") == "logits":
             params += INPUT_KINDS["logits"].params
     elif input_name is not None:

@@ -19,19 +19,22 @@ from typing import Literal
 
 import numpy as np
 
-from service.decoding.sources import PoolSource
-from service.errors import InvalidInput
+from service.decoding.sources import ArraySource, PoolSource
+from service.errors import InvalidInput, PayloadTooLarge
 from service.jobs.params import check_params
 from service.models.inference import (
     InferenceMemory,
     inference_chunk_rows,
     predict_probabilities,
+    predict_with_embeddings,
 )
 from service.models.store import ModelStore
 from service.ranking.checks import check_shape
 from service.ranking.params import Param
+from service.ranking.strategy import Strategy
 
 FEATURES = "features"
+EMBEDDINGS = "embeddings"
 
 FEATURE_PARAMS = (
     Param(
@@ -39,6 +42,13 @@ FEATURE_PARAMS = (
         "string",
         None,
         "features: the model output to rank from; default the first N x C output.",
+    ),
+    Param(
+        "embeddings_output",
+        "string",
+        None,
+        "features: a model output (N x E) to use as the embeddings, from the same runs "
+        "as the class scores (for badge, coreset, cluster_margin).",
     ),
     Param(
         "output_kind",
@@ -91,9 +101,16 @@ def score_features(
     store: ModelStore | None,
     chunk_bytes: int,
     typed: bool,
+    strategy: Strategy | None = None,
+    max_held_bytes: int | None = None,
 ) -> tuple[dict[str, PoolSource], dict[str, object], str | None]:
     """(sources, remaining params, model id): ``features`` replaced by the
-    model's output when the request sent them; unchanged otherwise."""
+    model's output when the request sent them; unchanged otherwise.
+
+    With ``params.embeddings_output`` the named output of the same runs becomes
+    ``embeddings`` too, for a ``strategy`` that takes them; both outputs are
+    held whole (a batch strategy reads them whole), at most ``max_held_bytes``.
+    """
     if FEATURES not in sources:
         if model_ref is not None:
             raise InvalidInput("a model scores features: send features too", field="features")
@@ -118,20 +135,85 @@ def score_features(
     kind: Literal["probabilities", "logits"] = (
         "logits" if options["output_kind"] == "logits" else "probabilities"
     )
-    output = options["output"]
+    output = None if options["output"] is None else str(options["output"])
     rows = inference_chunk_rows(
         features.shape[1], itemsize=features.dtype.itemsize, target_bytes=chunk_bytes
     )
+    memory = InferenceMemory(store.limits.inference_memory_bytes, footprint)
+    derived = {key: value for key, value in sources.items() if key != FEATURES}
+    rest = {key: value for key, value in params.items() if key not in names}
+    if options["embeddings_output"] is not None:
+        embedding_name = str(options["embeddings_output"])
+        _check_embeddings_wanted(sources, strategy)
+        held = _held_outputs(
+            predict_with_embeddings(
+                session,
+                features,
+                embeddings_output=embedding_name,
+                output=output,
+                output_kind=kind,
+                chunk_rows=rows,
+                memory=memory,
+            ),
+            features.shape[0],
+            max_held_bytes,
+        )
+        if strategy is None or strategy.inputs:
+            derived[kind] = ArraySource(held[0], name=kind)
+        derived[EMBEDDINGS] = ArraySource(held[1], name=EMBEDDINGS)
+        return derived, rest, model_id
     predicted = predict_probabilities(
-        session,
-        features,
-        output=None if output is None else str(output),
-        output_kind=kind,
-        chunk_rows=rows,
-        memory=InferenceMemory(store.limits.inference_memory_bytes, footprint),
+        session, features, output=output, output_kind=kind, chunk_rows=rows, memory=memory
     )
     first = next(iter(predicted))
-    derived = {key: value for key, value in sources.items() if key != FEATURES}
     derived[kind] = InferredSource(kind, first, iter(predicted), features.shape[0])
-    rest = {key: value for key, value in params.items() if key not in names}
     return derived, rest, model_id
+
+
+def _check_embeddings_wanted(sources: Mapping[str, PoolSource], strategy: Strategy | None) -> None:
+    """Refuse params.embeddings_output before anything runs when the request sends
+    embeddings itself or its strategy takes none."""
+    if EMBEDDINGS in sources:
+        raise InvalidInput(
+            "send embeddings or params.embeddings_output, not both",
+            field="params.embeddings_output",
+        )
+    if strategy is not None and EMBEDDINGS not in (*strategy.arrays, *strategy.optional_arrays):
+        raise InvalidInput(
+            f"{strategy.name} takes no embeddings; params.embeddings_output is for "
+            "strategies that do (badge, coreset, cluster_margin)",
+            field="params.embeddings_output",
+        )
+
+
+def _held_outputs(
+    chunks: Iterator[tuple[int, np.ndarray, np.ndarray]], n_rows: int, max_bytes: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The class scores (n, c) and embeddings (n, e) of every chunk, refused with
+    413 once the first chunk shows that both would pass ``max_bytes``."""
+    iterator = iter(chunks)
+    _, first_scores, first_embeddings = next(iterator)
+    width = first_scores.shape[1] + first_embeddings.shape[1]
+    held = n_rows * width * np.dtype(np.float32).itemsize
+    if max_bytes is not None and held > max_bytes:
+        raise PayloadTooLarge(
+            f"the model's class scores and embeddings for these features would be "
+            f"{n_rows} x {width} float32 ({held} bytes), more than the {max_bytes} bytes a "
+            "body may hold (ALRANK_MAX_NPY_BYTES); send fewer rows",
+            field="features",
+        )
+    scores = np.empty((n_rows, first_scores.shape[1]), np.float32)
+    embeddings = np.empty((n_rows, first_embeddings.shape[1]), np.float32)
+    for start, chunk_scores, chunk_embeddings in chain(
+        [(0, first_scores, first_embeddings)], iterator
+    ):
+        stop = start + chunk_scores.shape[0]
+        if chunk_embeddings.shape[1] != embeddings.shape[1]:
+            raise InvalidInput(
+                f"the embeddings output has {chunk_embeddings.shape[1]} columns from row "
+                f"{start}, {embeddings.shape[1]} before",
+                field="params.embeddings_output",
+            )
+        scores[start:stop] = chunk_scores
+        embeddings[start:stop] = chunk_embeddings
+    return scores, embeddings

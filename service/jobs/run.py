@@ -51,6 +51,8 @@ def rank(
         store=store,
         chunk_bytes=limits.inference_chunk_bytes,
         typed=request.params_typed,
+        strategy=strategy,
+        max_held_bytes=limits.max_held_output_bytes,
     )
     if model_id is not None and not strategy.pointwise:
         _check_held_output(sources, limits.max_held_output_bytes)

@@ -197,6 +197,46 @@ def predict_probabilities(
     distribution; "logits" only that it is finite. Runs take at most
     ``chunk_rows`` rows, and fewer when ``memory``'s footprint says so.
     """
+    chunks = _planned(session, features, output, output_kind, None, chunk_rows, memory)
+    return ((start, scores) for start, scores, _ in chunks)
+
+
+def predict_with_embeddings(
+    session: ort.InferenceSession,
+    features: np.ndarray,
+    *,
+    embeddings_output: str,
+    output: str | None = None,
+    output_kind: OutputKind | None = None,
+    chunk_rows: int,
+    memory: InferenceMemory | None = None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """predict_probabilities, with the output ``embeddings_output`` of the same
+    runs: (first row, (rows, c) scores, (rows, e) float32 embeddings) chunks.
+
+    The embeddings output is checked to exist and to be a 2-D float tensor
+    before this returns, and each chunk of it to have the chunk's rows and
+    finite values.
+    """
+    check_embeddings_output(session, embeddings_output)
+    chunks = _planned(session, features, output, output_kind, embeddings_output, chunk_rows, memory)
+    return (
+        (start, scores, embeddings)
+        for start, scores, embeddings in chunks
+        if embeddings is not None
+    )
+
+
+def _planned(
+    session: ort.InferenceSession,
+    features: np.ndarray,
+    output: str | None,
+    output_kind: OutputKind | None,
+    embeddings: str | None,
+    chunk_rows: int,
+    memory: InferenceMemory | None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """The checks both predictions make before running, then their chunks."""
     spec = feature_input(session)
     check_features(features, spec)
     target = model_output(session, output, output_kind)
@@ -208,17 +248,66 @@ def predict_probabilities(
             raise _over_budget(spec, memory, start=0, count=spec.batch or 1)
         if spec.batch is None:
             rows = min(rows, footprint.rows_within(memory.budget_bytes))
-    return _chunks(session, features, spec, target, rows, memory)
+    return _chunks(session, features, spec, (target, embeddings), rows, memory)
+
+
+def check_embeddings_output(session: ort.InferenceSession, name: str) -> None:
+    """Check that the model has an output ``name`` that can be N x E embeddings."""
+    arg = next((arg for arg in session.get_outputs() if arg.name == name), None)
+    field = "params.embeddings_output"
+    if arg is None:
+        raise InvalidInput(
+            f"the model has no output {name!r}; its outputs are "
+            f"{_list_args(session.get_outputs())}",
+            field=field,
+        )
+    dtype = TENSOR_DTYPES.get(arg.type)
+    if dtype is None or dtype.kind != "f" or len(arg.shape) != 2:
+        raise InvalidInput(
+            f"output {name!r} is {_describe_arg(arg)}; embeddings are an N x E float array, "
+            "one row per pool item",
+            field=field,
+        )
+
+
+def check_embeddings(
+    values: object, name: str, *, rows: int, row_offset: int, batch: int | None = None
+) -> np.ndarray:
+    """One chunk of the embeddings output as (rows, e) float32, checked; a model
+    of fixed ``batch`` returns that many rows, the padding cut off here."""
+    field = "params.embeddings_output"
+    if isinstance(values, np.ndarray) and batch is not None and values.ndim == 2:
+        values = values[:rows] if values.shape[0] == batch else values
+    if not isinstance(values, np.ndarray) or values.dtype.kind != "f":
+        got = values.dtype if isinstance(values, np.ndarray) else type(values).__name__
+        raise InvalidInput(
+            f"model output {name!r} holds {got}, expected float embeddings", field=field
+        )
+    if values.ndim != 2 or values.shape[0] != rows or values.shape[1] < 1:
+        raise InvalidInput(
+            f"model output {name!r} has shape {list(values.shape)} for {rows} rows; expected "
+            f"{rows} x E embeddings, one row per pool item",
+            field=field,
+        )
+    if not (np.isfinite(values.min()) and np.isfinite(values.max())):
+        row = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
+        raise InvalidInput(
+            f"model output {name!r}, row {row + row_offset}, holds a non-finite value "
+            "(NaN or +-Inf)",
+            field=field,
+        )
+    return values.astype(np.float32, copy=False)
 
 
 def _chunks(
     session: ort.InferenceSession,
     features: np.ndarray,
     spec: FeatureInput,
-    target: ModelOutput,
+    targets: tuple[ModelOutput, str | None],
     rows: int,
     memory: InferenceMemory,
-) -> Iterator[tuple[int, np.ndarray]]:
+) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    target, embeddings = targets
     spent = 0.0
     start, total = 0, features.shape[0]
     try:
@@ -230,7 +319,7 @@ def _chunks(
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], spec.batch - count, axis=0)])
             began = time.perf_counter()
             try:
-                values = _run(session, {spec.name: chunk}, target, start, count)[:count]
+                values, extra = _run(session, {spec.name: chunk}, target, embeddings, start, count)
             except _ArenaFull as full:
                 if spec.batch is not None or count == 1:
                     raise _over_budget(spec, memory, start=start, count=count) from None
@@ -239,8 +328,13 @@ def _chunks(
                 continue
             finally:
                 spent += time.perf_counter() - began
+            values = values[:count]
             check_scores(values, target, rows=count, row_offset=start)
-            yield start, values
+            if embeddings is not None:
+                extra = check_embeddings(
+                    extra, embeddings, rows=count, row_offset=start, batch=spec.batch
+                )
+            yield start, values, extra
             start += count
     finally:
         metrics.INFERENCE_SECONDS.observe(spent)
@@ -327,11 +421,14 @@ def _run(
     session: ort.InferenceSession,
     feed: dict[str, np.ndarray],
     target: ModelOutput,
+    embeddings: str | None,
     start: int,
     count: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One run: the class scores, and the embeddings output when one is named."""
+    names = [target.name] if embeddings is None else [target.name, embeddings]
     try:
-        (values,) = session.run([target.name], feed)
+        values, *extra = session.run(names, feed)
     except ORT_ERRORS as error:
         if is_memory_error(error):
             raise _ArenaFull("cap" if is_over_cap(error) else "system") from None
@@ -339,15 +436,16 @@ def _run(
             f"the model failed on rows {start} to {start + count - 1}: {ort_message(error)}",
             field="model",
         ) from None
+    embedded = extra[0] if extra else None
     if target.zipmap:
-        return _zipmap_rows(values, target, count)
+        return _zipmap_rows(values, target, count), embedded
     if not isinstance(values, np.ndarray) or values.dtype.kind != "f":
         got = values.dtype if isinstance(values, np.ndarray) else type(values).__name__
         raise InvalidInput(
             f"model output {target.name!r} holds {got}, expected float class {target.kind}",
             field="model",
         )
-    return values.astype(np.float32, copy=False)
+    return values.astype(np.float32, copy=False), embedded
 
 
 def _zipmap_rows(rows: list[dict[object, float]], target: ModelOutput, count: int) -> np.ndarray:

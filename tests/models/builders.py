@@ -82,6 +82,53 @@ def linear(
     return model_bytes(nodes, inputs, outputs, initializers)
 
 
+def two_layer(
+    hidden_weights: np.ndarray,
+    hidden_bias: np.ndarray,
+    weights: np.ndarray,
+    bias: np.ndarray,
+) -> bytes:
+    """hidden = relu(features @ hidden_weights + hidden_bias) (N, E), then softmax
+    of hidden @ weights + bias (N, C). Outputs: ``probabilities``, ``hidden``, and
+    ``label`` (N,) int64."""
+    width, embedded = hidden_weights.shape
+    classes = weights.shape[1]
+    nodes = [
+        helper.make_node("MatMul", ["features", "W1"], ["xw1"]),
+        helper.make_node("Add", ["xw1", "b1"], ["pre"]),
+        helper.make_node("Relu", ["pre"], ["hidden"]),
+        helper.make_node("MatMul", ["hidden", "W2"], ["hw2"]),
+        helper.make_node("Add", ["hw2", "b2"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        helper.make_node("ArgMax", ["probabilities"], ["label"], axis=1, keepdims=0),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, classes]),
+        helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [None, embedded]),
+        helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+    ]
+    initializers = [
+        numpy_helper.from_array(array.astype(np.float32), name)
+        for name, array in (
+            ("W1", hidden_weights),
+            ("b1", hidden_bias),
+            ("W2", weights),
+            ("b2", bias),
+        )
+    ]
+    return model_bytes(nodes, [features_info(width)], outputs, initializers)
+
+
+def two_layer_reference(
+    features: np.ndarray, hidden_weights, hidden_bias, weights, bias
+) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, hidden) of ``two_layer``, in float64."""
+    hidden = np.maximum(features.astype(np.float64) @ hidden_weights + hidden_bias, 0.0)
+    logits = hidden @ weights + bias
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True), hidden
+
+
 def zipmap(weights: np.ndarray, bias: np.ndarray, labels: list[int]) -> bytes:
     """The softmax-linear classifier with scikit-learn's ZipMap on its probabilities."""
     width = weights.shape[0]
