@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from service.jobs.features import FEATURE_PARAMS, FEATURES
+from service.jobs.features import FEATURE_PARAMS, FEATURES, LABELED_FEATURES
 from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS
 from service.ranking.selection import SELECTION_METHODS
 
-# Every array field of a request: the input kinds, the other roles, and the
-# features a model scores into an input.
-ARRAY_FIELDS: tuple[str, ...] = (*INPUT_KINDS, *ARRAY_ROLES, FEATURES)
+# Every array field of a request: the input kinds, the other roles, the
+# features a model scores into an input, and the labeled items' features it
+# turns into labeled embeddings.
+ARRAY_FIELDS: tuple[str, ...] = (*INPUT_KINDS, *ARRAY_ROLES, FEATURES, LABELED_FEATURES)
 
 __all__ = ["ARRAY_FIELDS", "FEATURE_PARAMS", "SELECTION_METHODS", "describe_inputs"]
 

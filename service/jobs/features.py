@@ -14,13 +14,15 @@ service.models.memory).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from itertools import chain
 from typing import Literal
 
 import numpy as np
+import onnxruntime as ort
 
 from service.decoding.sources import ArraySource, PoolSource
-from service.errors import InvalidInput, PayloadTooLarge
+from service.errors import AlrankError, InvalidInput, PayloadTooLarge
 from service.jobs.params import check_params
 from service.models.inference import (
     InferenceMemory,
@@ -35,6 +37,10 @@ from service.ranking.strategy import Strategy
 
 FEATURES = "features"
 EMBEDDINGS = "embeddings"
+# Raw inputs of the labeled items, run through the embeddings output into
+# the labeled_embeddings of strategies that take them.
+LABELED_FEATURES = "labeled_features"
+LABELED_EMBEDDINGS = "labeled_embeddings"
 
 FEATURE_PARAMS = (
     Param(
@@ -112,6 +118,12 @@ def score_features(
     held whole (a batch strategy reads them whole), at most ``max_held_bytes``.
     """
     if FEATURES not in sources:
+        if LABELED_FEATURES in sources:
+            raise InvalidInput(
+                "labeled_features are run through the model with the pool's features: "
+                "send features and model too",
+                field=LABELED_FEATURES,
+            )
         if model_ref is not None:
             raise InvalidInput("a model scores features: send features too", field="features")
         return dict(sources), dict(params), None
@@ -130,44 +142,104 @@ def score_features(
     else:
         model = store.resolve(str(model_ref))
         model_id, session, footprint = model.id, store.session(model), model.memory
-    features = sources[FEATURES].read_all()
-    check_shape(features.shape, name=FEATURES, axes="ND")
-    kind: Literal["probabilities", "logits"] = (
-        "logits" if options["output_kind"] == "logits" else "probabilities"
+    runs = _ModelRuns(
+        session,
+        None if options["output"] is None else str(options["output"]),
+        "logits" if options["output_kind"] == "logits" else "probabilities",
+        chunk_bytes,
+        InferenceMemory(store.limits.inference_memory_bytes, footprint),
+        max_held_bytes,
     )
-    output = None if options["output"] is None else str(options["output"])
-    rows = inference_chunk_rows(
-        features.shape[1], itemsize=features.dtype.itemsize, target_bytes=chunk_bytes
-    )
-    memory = InferenceMemory(store.limits.inference_memory_bytes, footprint)
-    derived = {key: value for key, value in sources.items() if key != FEATURES}
+    derived = {
+        key: value for key, value in sources.items() if key not in (FEATURES, LABELED_FEATURES)
+    }
     rest = {key: value for key, value in params.items() if key not in names}
     if options["embeddings_output"] is not None:
-        embedding_name = str(options["embeddings_output"])
-        _check_embeddings_wanted(sources, strategy)
-        held = _held_outputs(
-            predict_with_embeddings(
-                session,
-                features,
-                embeddings_output=embedding_name,
-                output=output,
-                output_kind=kind,
-                chunk_rows=rows,
-                memory=memory,
-            ),
-            features.shape[0],
-            max_held_bytes,
+        embedded = _embedded(sources, runs, str(options["embeddings_output"]), strategy)
+        return {**derived, **embedded}, rest, model_id
+    if LABELED_FEATURES in sources:
+        raise InvalidInput(
+            "labeled_features become labeled_embeddings through the model's embeddings "
+            "output: send params.embeddings_output too",
+            field=LABELED_FEATURES,
         )
-        if strategy is None or strategy.inputs:
-            derived[kind] = ArraySource(held[0], name=kind)
-        derived[EMBEDDINGS] = ArraySource(held[1], name=EMBEDDINGS)
-        return derived, rest, model_id
-    predicted = predict_probabilities(
-        session, features, output=output, output_kind=kind, chunk_rows=rows, memory=memory
-    )
-    first = next(iter(predicted))
-    derived[kind] = InferredSource(kind, first, iter(predicted), features.shape[0])
+    derived[runs.kind] = runs.streamed(sources[FEATURES].read_all())
     return derived, rest, model_id
+
+
+@dataclass(frozen=True)
+class _ModelRuns:
+    """How one request runs its model: the session, the output read as class
+    scores and what it holds, and the bounds on runs and held outputs."""
+
+    session: ort.InferenceSession
+    output: str | None
+    kind: Literal["probabilities", "logits"]
+    chunk_bytes: int
+    memory: InferenceMemory
+    max_held_bytes: int | None
+
+    def _rows(self, features: np.ndarray, field: str) -> int:
+        check_shape(features.shape, name=field, axes="ND" if field == FEATURES else "MD")
+        return inference_chunk_rows(
+            features.shape[1], itemsize=features.dtype.itemsize, target_bytes=self.chunk_bytes
+        )
+
+    def streamed(self, features: np.ndarray) -> InferredSource:
+        """The class scores of ``features`` (n, d), run as the ranking reads them."""
+        predicted = predict_probabilities(
+            self.session,
+            features,
+            output=self.output,
+            output_kind=self.kind,
+            chunk_rows=self._rows(features, FEATURES),
+            memory=self.memory,
+        )
+        first = next(iter(predicted))
+        return InferredSource(self.kind, first, iter(predicted), features.shape[0])
+
+    def held(
+        self, features: np.ndarray, embeddings_output: str, *, field: str = FEATURES
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The class scores and the embeddings of ``features`` (the request's
+        ``field``), whole; the model's refusals of the features name ``field``."""
+        try:
+            chunks = predict_with_embeddings(
+                self.session,
+                features,
+                embeddings_output=embeddings_output,
+                output=self.output,
+                output_kind=self.kind,
+                chunk_rows=self._rows(features, field),
+                memory=self.memory,
+            )
+            return _held_outputs(chunks, features.shape[0], self.max_held_bytes)
+        except AlrankError as error:
+            if error.field == FEATURES:
+                error.field = field
+            raise
+
+
+def _embedded(
+    sources: Mapping[str, PoolSource],
+    runs: _ModelRuns,
+    embeddings_output: str,
+    strategy: Strategy | None,
+) -> dict[str, PoolSource]:
+    """The class scores (for a strategy that takes an input), the embeddings,
+    and the labeled embeddings when labeled features came, all held whole."""
+    _check_embeddings_wanted(sources, strategy)
+    if LABELED_FEATURES in sources:
+        _check_labeled_wanted(sources, strategy)
+    scores, embeddings = runs.held(sources[FEATURES].read_all(), embeddings_output)
+    derived: dict[str, PoolSource] = {EMBEDDINGS: ArraySource(embeddings, name=EMBEDDINGS)}
+    if strategy is None or strategy.inputs:
+        derived[runs.kind] = ArraySource(scores, name=runs.kind)
+    if LABELED_FEATURES in sources:
+        labeled = sources[LABELED_FEATURES].read_all()
+        _, labeled_embeddings = runs.held(labeled, embeddings_output, field=LABELED_FEATURES)
+        derived[LABELED_EMBEDDINGS] = ArraySource(labeled_embeddings, name=LABELED_EMBEDDINGS)
+    return derived
 
 
 def _check_embeddings_wanted(sources: Mapping[str, PoolSource], strategy: Strategy | None) -> None:
@@ -183,6 +255,24 @@ def _check_embeddings_wanted(sources: Mapping[str, PoolSource], strategy: Strate
             f"{strategy.name} takes no embeddings; params.embeddings_output is for "
             "strategies that do (badge, coreset, cluster_margin)",
             field="params.embeddings_output",
+        )
+
+
+def _check_labeled_wanted(sources: Mapping[str, PoolSource], strategy: Strategy | None) -> None:
+    """Refuse labeled_features sent with labeled_embeddings, or to a strategy
+    that takes no labeled embeddings."""
+    if LABELED_EMBEDDINGS in sources:
+        raise InvalidInput(
+            "send labeled_embeddings or labeled_features, not both", field=LABELED_FEATURES
+        )
+    if strategy is not None and LABELED_EMBEDDINGS not in (
+        *strategy.arrays,
+        *strategy.optional_arrays,
+    ):
+        raise InvalidInput(
+            f"{strategy.name} takes no labeled embeddings; labeled_features are for "
+            "strategies that do (coreset)",
+            field=LABELED_FEATURES,
         )
 
 

@@ -149,3 +149,66 @@ def test_both_outputs_held_whole_are_bounded_like_a_body(tmp_path):
         params={"embeddings_output": "hidden"},
     )
     assert_problem(response, 413, "features", says=("1920 bytes",))
+
+
+def test_labeled_features_become_the_labeled_embeddings_of_coreset(client):
+    model_id = _upload(client)
+    features, labeled = _features(), _features(8, seed=11)
+    _, hidden = _model_outputs(features)
+    _, labeled_hidden = _model_outputs(labeled)
+    from_features = assert_ranked(
+        send(
+            client,
+            "multipart",
+            {"features": features, "labeled_features": labeled},
+            strategy="coreset",
+            budget=6,
+            model=model_id,
+            params={"embeddings_output": "hidden"},
+        )
+    )
+    sent = {"embeddings": hidden, "labeled_embeddings": labeled_hidden}
+    from_arrays = assert_ranked(send(client, "json", sent, strategy="coreset", budget=6))
+    unlabeled = assert_ranked(
+        send(client, "json", {"embeddings": hidden}, strategy="coreset", budget=6)
+    )
+    assert from_features["indices"] == from_arrays["indices"]
+    # The labeled set changed the picks: it was used, not dropped.
+    assert from_arrays["indices"] != unlabeled["indices"]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "arrays", "params", "says"),
+    [
+        (
+            "coreset",
+            {"labeled_features": np.zeros((4, WIDTH))},
+            {"embeddings_output": "hidden"},
+            "send features",
+        ),
+        ("coreset", {}, {}, "params.embeddings_output"),
+        ("badge", {}, {"embeddings_output": "hidden"}, "no labeled embeddings"),
+        (
+            "coreset",
+            {"labeled_embeddings": np.zeros((4, EMBEDDED))},
+            {"embeddings_output": "hidden"},
+            "not both",
+        ),
+        (
+            "coreset",
+            {"labeled_features": np.zeros((4, WIDTH + 1))},
+            {"embeddings_output": "hidden"},
+            "6 features",
+        ),
+    ],
+    ids=["no-features", "no-embeddings-output", "strategy-takes-none", "both", "wrong-width"],
+)
+def test_bad_labeled_features_name_the_field(client, strategy, arrays, params, says):
+    model_id = _upload(client)
+    sent = {"features": _features(), "labeled_features": _features(4, seed=2), **arrays}
+    if says == "send features":
+        sent.pop("features")
+    response = send(
+        client, "json", sent, strategy=strategy, budget=2, model=model_id, params=params
+    )
+    assert_problem(response, 422, "labeled_features", says=(says,))
