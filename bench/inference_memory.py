@@ -23,40 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper
 
+from bench.model_graphs import widening_model
 from bench.server import HOST, Server, running_server
 
 MiB = 1 << 20
-REPEATS = 1250  # 4 features become 5,000 floats per row in each wide tensor
 WIDTH = 4
+REPEATS = 1250  # 4 features become 5,000 floats per row in each wide tensor
 PICKS = 10
-
-
-def widening_model(repeats: int = REPEATS, *, width: int = WIDTH) -> bytes:
-    """Tile each row ``repeats`` times, softmax, and sum the repeats back: the
-    output is softmax(features), each intermediate ``width * repeats`` float32
-    per row."""
-    graph = helper.make_graph(
-        [
-            helper.make_node("Tile", ["features", "reps"], ["wide"]),
-            helper.make_node("Softmax", ["wide"], ["spread"], axis=1),
-            helper.make_node("Reshape", ["spread", "folded_shape"], ["folded"]),
-            helper.make_node("ReduceSum", ["folded", "fold_axis"], ["probabilities"], keepdims=0),
-        ],
-        "widening",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, width])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, width])],
-        [
-            helper.make_tensor("reps", TensorProto.INT64, [2], [1, repeats]),
-            helper.make_tensor("folded_shape", TensorProto.INT64, [3], [0, repeats, -1]),
-            helper.make_tensor("fold_axis", TensorProto.INT64, [1], [1]),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Timings here mean nothing; the figure is measured by running the script.
 
 from __future__ import annotations
 
-from bench import onnx_overhead
+from bench import embeddings_overhead, onnx_overhead
 from bench.timing import Budget
 
 ONCE = Budget(min_repeats=1, max_repeats=1, min_seconds=0.0, max_seconds=0.0)
@@ -27,3 +27,12 @@ def test_measure_ranking_times_both_apps_on_the_same_answer():
     assert result["capped"] > 0
     assert result["uncapped"] > 0
     assert result["ratio"] == result["capped"] / result["uncapped"]
+
+
+def test_the_embeddings_bench_reads_both_outputs_of_the_same_runs():
+    result = embeddings_overhead.measure(3000, ONCE)
+    assert result["scores"] > 0
+    assert result["with_embeddings"] > 0
+    assert result["ratio"] == result["with_embeddings"] / result["scores"]
+    assert result["held_bytes"] == 3000 * (10 + 32) * 4
+    assert result["held_ratio"] == result["held"] / result["scores"]
