@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.model_graphs import mlp_model
 from bench.timing import Budget, best_times
-from service.jobs.features import _held_outputs
+from service.jobs.features import held_outputs
 from service.models.inference import (
     inference_chunk_rows,
     predict_probabilities,
@@ -57,7 +57,7 @@ def measure(rows: int, budget: Budget = BUDGET) -> dict[str, float]:
         chunks = predict_with_embeddings(
             session, features, embeddings_output="hidden", chunk_rows=chunk_rows
         )
-        return _held_outputs(chunks, rows, None)
+        return held_outputs(chunks, rows, None)
 
     direct_scores, direct_hidden = session.run(["probabilities", "hidden"], {"features": features})
     held_scores, held_hidden = held()

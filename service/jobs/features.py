@@ -213,7 +213,7 @@ class _ModelRuns:
                 chunk_rows=self._rows(features, field),
                 memory=self.memory,
             )
-            return _held_outputs(chunks, features.shape[0], self.max_held_bytes)
+            return held_outputs(chunks, features.shape[0], self.max_held_bytes)
         except AlrankError as error:
             if error.field == FEATURES:
                 error.field = field
@@ -276,7 +276,7 @@ def _check_labeled_wanted(sources: Mapping[str, PoolSource], strategy: Strategy 
         )
 
 
-def _held_outputs(
+def held_outputs(
     chunks: Iterator[tuple[int, np.ndarray, np.ndarray]], n_rows: int, max_bytes: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The class scores (n, c) and embeddings (n, e) of every chunk, refused with
