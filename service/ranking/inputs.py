@@ -127,7 +127,7 @@ def _check_logits(cols: np.ndarray, rows: np.ndarray, ctx: ChunkContext) -> np.n
         check_finite(rows, name=ctx.name, row_offset=ctx.row_offset)
     temperature = _temperature(ctx)
     # Python floats here: the check must not itself overflow or warn.
-    in_dtype = float(rows.dtype.type(temperature))
+    in_dtype = float(rows.dtype.type(_fitting(temperature, rows.dtype)))
     largest = max(abs(low), abs(high))
     if not (in_dtype > 0 and largest / in_dtype <= float(np.finfo(rows.dtype).max)):
         raise InvalidInput(
@@ -138,7 +138,13 @@ def _check_logits(cols: np.ndarray, rows: np.ndarray, ctx: ChunkContext) -> np.n
 
 
 def _softmax(cols: np.ndarray, ctx: ChunkContext) -> np.ndarray:
-    return softmax_of_columns(cols, _temperature(ctx))
+    return softmax_of_columns(cols, _fitting(_temperature(ctx), cols.dtype))
+
+
+def _fitting(temperature: float, dtype: np.dtype) -> float:
+    """``temperature``, or the dtype's largest value when it is larger: dividing
+    by either gives the same all-but-zero logits, and the cast cannot overflow."""
+    return min(temperature, float(np.finfo(dtype).max))
 
 
 def _temperature(ctx: ChunkContext) -> float:

@@ -232,3 +232,19 @@ def test_a_batch_strategy_refuses_a_model_output_larger_than_a_body(tmp_path):
     assert_ranked(streamed)
     fewer = {"features": features[:50], "embeddings": embeddings[:50]}
     assert_ranked(send(client, "json", fewer, strategy="badge", budget=2, model="digits-logreg"))
+
+
+def test_a_temperature_beyond_float32_ranks_float32_logits_as_uniform(client):
+    # Dividing by 1e300 or by float32's largest value gives the same all-but-zero
+    # logits; neither the check nor the softmax may overflow casting it.
+    logits = np.array([[1.0, 2.0], [0.0, 5.0], [3.0, 3.0]], dtype=np.float32)
+    response = send(
+        client,
+        "npy",
+        {"logits": logits},
+        strategy="margin",
+        budget=3,
+        params={"temperature": 1e300},
+    )
+    body = assert_ranked(response)
+    assert body["scores"] == pytest.approx([1.0, 1.0, 1.0])
