@@ -197,8 +197,15 @@ def predict_probabilities(
     distribution; "logits" only that it is finite. Runs take at most
     ``chunk_rows`` rows, and fewer when ``memory``'s footprint says so.
     """
-    chunks = _planned(session, features, output, output_kind, None, chunk_rows, memory)
-    return ((start, scores) for start, scores, _ in chunks)
+    runs = plan_runs(
+        session,
+        features,
+        output=output,
+        output_kind=output_kind,
+        chunk_rows=chunk_rows,
+        memory=memory,
+    )
+    return ((start, scores) for start, scores, _ in runs.chunks(features))
 
 
 def predict_with_embeddings(
@@ -219,24 +226,55 @@ def predict_with_embeddings(
     finite values.
     """
     check_embeddings_output(session, embeddings_output)
-    chunks = _planned(session, features, output, output_kind, embeddings_output, chunk_rows, memory)
+    runs = plan_runs(
+        session,
+        features,
+        output=output,
+        output_kind=output_kind,
+        embeddings_output=embeddings_output,
+        chunk_rows=chunk_rows,
+        memory=memory,
+    )
     return (
         (start, scores, embeddings)
-        for start, scores, embeddings in chunks
+        for start, scores, embeddings in runs.chunks(features)
         if embeddings is not None
     )
 
 
-def _planned(
+@dataclass(frozen=True)
+class PlannedRuns:
+    """How one model runs over a pool's features: its session, input and
+    outputs (checked), the rows per run and the memory it may hold."""
+
+    session: ort.InferenceSession
+    spec: FeatureInput
+    target: ModelOutput
+    embeddings_output: str | None
+    rows: int
+    memory: InferenceMemory
+
+    def chunks(
+        self, features: np.ndarray, *, row_offset: int = 0
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        """(first row, (rows, c) scores, (rows, e) embeddings or None) per run over
+        ``features``, pool rows ``row_offset`` on (as errors and starts name them)."""
+        return _chunks(self, features, row_offset)
+
+
+def plan_runs(
     session: ort.InferenceSession,
     features: np.ndarray,
-    output: str | None,
-    output_kind: OutputKind | None,
-    embeddings: str | None,
+    *,
+    output: str | None = None,
+    output_kind: OutputKind | None = None,
+    embeddings_output: str | None = None,
     chunk_rows: int,
-    memory: InferenceMemory | None,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
-    """The checks both predictions make before running, then their chunks."""
+    memory: InferenceMemory | None = None,
+) -> PlannedRuns:
+    """The checks every prediction makes before running (the model's input and
+    output, the features), and the rows per run: at most ``chunk_rows``, fewer
+    when the model's footprint needs it, the model's batch when it fixes one."""
     spec = feature_input(session)
     check_features(features, spec)
     target = model_output(session, output, output_kind)
@@ -248,7 +286,7 @@ def _planned(
             raise _over_budget(spec, memory, start=0, count=spec.batch or 1)
         if spec.batch is None:
             rows = min(rows, footprint.rows_within(memory.budget_bytes))
-    return _chunks(session, features, spec, (target, embeddings), rows, memory)
+    return PlannedRuns(session, spec, target, embeddings_output, rows, memory)
 
 
 def check_embeddings_output(session: ort.InferenceSession, name: str) -> None:
@@ -300,41 +338,40 @@ def check_embeddings(
 
 
 def _chunks(
-    session: ort.InferenceSession,
-    features: np.ndarray,
-    spec: FeatureInput,
-    targets: tuple[ModelOutput, str | None],
-    rows: int,
-    memory: InferenceMemory,
+    runs: PlannedRuns, features: np.ndarray, row_offset: int
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
-    target, embeddings = targets
+    spec, target, embeddings, memory = runs.spec, runs.target, runs.embeddings_output, runs.memory
+    rows = runs.rows
     spent = 0.0
     start, total = 0, features.shape[0]
     try:
         while start < total:
             check_deadline()
             count = min(rows, total - start)
-            chunk = cast_features(features[start : start + count], spec.dtype, row_offset=start)
+            first = row_offset + start
+            chunk = cast_features(features[start : start + count], spec.dtype, row_offset=first)
             if spec.batch is not None and count < spec.batch:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], spec.batch - count, axis=0)])
             began = time.perf_counter()
             try:
-                values, extra = _run(session, {spec.name: chunk}, target, embeddings, start, count)
+                values, extra = _run(
+                    runs.session, {spec.name: chunk}, target, embeddings, first, count
+                )
             except _ArenaFull as full:
                 if spec.batch is not None or count == 1:
-                    raise _over_budget(spec, memory, start=start, count=count) from None
+                    raise _over_budget(spec, memory, start=first, count=count) from None
                 metrics.INFERENCE_MEMORY_SPLITS.labels(full.cause).inc()
                 rows = max(1, count // 2)
                 continue
             finally:
                 spent += time.perf_counter() - began
             values = values[:count]
-            check_scores(values, target, rows=count, row_offset=start)
+            check_scores(values, target, rows=count, row_offset=first)
             if embeddings is not None:
                 extra = check_embeddings(
-                    extra, embeddings, rows=count, row_offset=start, batch=spec.batch
+                    extra, embeddings, rows=count, row_offset=first, batch=spec.batch
                 )
-            yield start, values, extra
+            yield first, values, extra
             start += count
     finally:
         metrics.INFERENCE_SECONDS.observe(spent)

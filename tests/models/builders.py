@@ -360,3 +360,64 @@ def int_input(width: int = 3) -> bytes:
         [features_info(width, elem=TensorProto.INT64)],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, width])],
     )
+
+
+def dropout_two_layer(
+    hidden_weights: np.ndarray,
+    hidden_bias: np.ndarray,
+    weights: np.ndarray,
+    bias: np.ndarray,
+    *,
+    ratio: float = 0.5,
+    opset: int = OPSET,
+    seed: int | None = None,
+) -> bytes:
+    """``two_layer`` with a Dropout of ``ratio`` on the hidden layer: outputs
+    ``probabilities`` (N, C) and ``dropped`` (N, E), the hidden layer after
+    dropout. In inference mode the dropout passes ``hidden`` through."""
+    width, embedded = hidden_weights.shape
+    classes = weights.shape[1]
+    attributes = {} if seed is None else {"seed": seed}
+    if opset >= 12:
+        dropout = helper.make_node("Dropout", ["hidden", "ratio"], ["dropped"], **attributes)
+    else:
+        dropout = helper.make_node("Dropout", ["hidden"], ["dropped"], ratio=ratio)
+    nodes = [
+        helper.make_node("MatMul", ["features", "W1"], ["xw1"]),
+        helper.make_node("Add", ["xw1", "b1"], ["pre"]),
+        helper.make_node("Relu", ["pre"], ["hidden"]),
+        dropout,
+        helper.make_node("MatMul", ["dropped", "W2"], ["hw2"]),
+        helper.make_node("Add", ["hw2", "b2"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, classes]),
+        helper.make_tensor_value_info("dropped", TensorProto.FLOAT, [None, embedded]),
+    ]
+    arrays = [("W1", hidden_weights), ("b1", hidden_bias), ("W2", weights), ("b2", bias)]
+    initializers = [
+        numpy_helper.from_array(array.astype(np.float32), name) for name, array in arrays
+    ]
+    if opset >= 12:
+        initializers.append(numpy_helper.from_array(np.array(ratio, np.float32), "ratio"))
+    return model_bytes(nodes, [features_info(width)], outputs, initializers, opsets={"": opset})
+
+
+def dropout_after_output() -> bytes:
+    """A softmax classifier (3 features, 2 classes) whose one Dropout feeds an
+    output of its own, so its class probabilities never change with dropout."""
+    nodes = [
+        helper.make_node("MatMul", ["features", "W"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        helper.make_node("Dropout", ["logits", "ratio"], ["noisy"]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2]),
+        helper.make_tensor_value_info("noisy", TensorProto.FLOAT, [None, 2]),
+    ]
+    initializers = [
+        numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(3, 2) / 6, "W"),
+        numpy_helper.from_array(np.array(0.5, np.float32), "ratio"),
+    ]
+    return model_bytes(nodes, [features_info(3)], outputs, initializers)
