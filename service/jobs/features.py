@@ -13,7 +13,7 @@ service.models.memory).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Literal
@@ -23,6 +23,7 @@ import onnxruntime as ort
 
 from service.decoding.sources import ArraySource, PoolSource
 from service.errors import AlrankError, InvalidInput, PayloadTooLarge
+from service.jobs.ensembles import SampleRuns, model_refs, predicted_samples, resolve_model
 from service.jobs.params import check_params
 from service.models.inference import (
     InferenceMemory,
@@ -30,13 +31,17 @@ from service.models.inference import (
     predict_probabilities,
     predict_with_embeddings,
 )
+from service.models.samples import MAX_PASSES, MIN_PASSES
 from service.models.store import ModelStore
 from service.ranking.checks import check_shape
+from service.ranking.inputs import INPUT_KINDS, LAYOUT, SPACE
 from service.ranking.params import Param
+from service.ranking.pipeline import draw_seed
 from service.ranking.strategy import Strategy
 
 FEATURES = "features"
 EMBEDDINGS = "embeddings"
+SAMPLES = "samples"
 # Raw inputs of the labeled items, run through the embeddings output into
 # the labeled_embeddings of strategies that take them.
 LABELED_FEATURES = "labeled_features"
@@ -57,6 +62,15 @@ FEATURE_PARAMS = (
         "as the class scores (for badge, coreset, cluster_margin).",
     ),
     Param(
+        "passes",
+        "integer",
+        None,
+        "features: run the model this many times with its dropout on (MC dropout); the "
+        "passes are the samples, N x T x C, seeded from the request's seed.",
+        minimum=MIN_PASSES,
+        maximum=MAX_PASSES,
+    ),
+    Param(
         "output_kind",
         "string",
         "probabilities",
@@ -67,7 +81,8 @@ FEATURE_PARAMS = (
 
 
 class InferredSource:
-    """The model's output over the features, as a probabilities or logits source.
+    """The models' output over the features, as a probabilities, logits or
+    samples source.
 
     ``chunks`` yields the inference chunks, each cut into pieces of the rows
     asked for when it holds more than twice as many: the ranking's working
@@ -85,7 +100,7 @@ class InferredSource:
         self.name = name
         self._first = first
         self._rest = rest
-        self.shape: tuple[int, ...] = (n_rows, int(first[1].shape[1]))
+        self.shape: tuple[int, ...] = (n_rows, *(int(size) for size in first[1].shape[1:]))
 
     def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         for start, values in chain([self._first], self._rest):
@@ -99,23 +114,43 @@ class InferredSource:
         return np.concatenate([values for _, values in self.chunks(0)])
 
 
+@dataclass(frozen=True)
+class ScoredFeatures:
+    """A request's arrays with its features turned into the models' output.
+
+    ``params`` are the request's parameters less those of the features;
+    ``model`` is the id of the model that scored them, or a committee's
+    member ids in order (None: the request sent no features); ``samples``
+    says how samples were made, when they were.
+    """
+
+    sources: dict[str, PoolSource]
+    params: dict[str, object]
+    model: str | tuple[str, ...] | None = None
+    samples: SampleRuns | None = None
+
+
 def score_features(
     sources: Mapping[str, PoolSource],
     params: Mapping[str, object],
-    model_ref: str | bytes | None,
+    model_ref: str | bytes | Sequence[str] | None,
     *,
     store: ModelStore | None,
     chunk_bytes: int,
     typed: bool,
     strategy: Strategy | None = None,
     max_held_bytes: int | None = None,
-) -> tuple[dict[str, PoolSource], dict[str, object], str | None]:
-    """(sources, remaining params, model id): ``features`` replaced by the
-    model's output when the request sent them; unchanged otherwise.
+    seed: int | None = None,
+) -> ScoredFeatures:
+    """The request's arrays, ``features`` replaced by the models' output when the
+    request sent them; unchanged otherwise.
 
     With ``params.embeddings_output`` the named output of the same runs becomes
     ``embeddings`` too, for a ``strategy`` that takes them; both outputs are
     held whole (a batch strategy reads them whole), at most ``max_held_bytes``.
+    A committee of models, or ``params.passes``, gives ``samples`` (see
+    ensembles); the passes' dropout is seeded from ``seed``, else from a seed
+    drawn here and reported.
     """
     if FEATURES not in sources:
         if LABELED_FEATURES in sources:
@@ -126,45 +161,104 @@ def score_features(
             )
         if model_ref is not None:
             raise InvalidInput("a model scores features: send features too", field="features")
-        return dict(sources), dict(params), None
+        return ScoredFeatures(dict(sources), dict(params))
     if model_ref is None:
         raise InvalidInput(
             "features need a model: send model (an id or a bundled name)", field="model"
         )
     if store is None:
         raise ValueError("ranking features needs a model store")
+    sent_input = next((name for name in INPUT_KINDS if name in sources), None)
+    if sent_input is not None:
+        raise InvalidInput(
+            f"send {sent_input} or features with a model, not both", field=sent_input
+        )
     names = {param.name for param in FEATURE_PARAMS}
     options = check_params(
         {key: value for key, value in params.items() if key in names}, FEATURE_PARAMS, strict=typed
     )
-    if isinstance(model_ref, bytes):  # an .onnx part of a multipart request
-        model_id, session, footprint = store.inline_session(model_ref)
-    else:
-        model = store.resolve(str(model_ref))
-        model_id, session, footprint = model.id, store.session(model), model.memory
-    runs = _ModelRuns(
-        session,
-        None if options["output"] is None else str(options["output"]),
-        "logits" if options["output_kind"] == "logits" else "probabilities",
-        chunk_bytes,
-        InferenceMemory(store.limits.inference_memory_bytes, footprint),
-        max_held_bytes,
-    )
+    rest = {key: value for key, value in params.items() if key not in names}
     derived = {
         key: value for key, value in sources.items() if key not in (FEATURES, LABELED_FEATURES)
     }
-    rest = {key: value for key, value in params.items() if key not in names}
+    output = None if options["output"] is None else str(options["output"])
+    kind: Literal["probabilities", "logits"] = (
+        "logits" if options["output_kind"] == "logits" else "probabilities"
+    )
+    refs = model_refs(model_ref)
+    passes = options["passes"] if isinstance(options["passes"], int) else None
+    if len(refs) > 1 or passes is not None:
+        _check_samples_wanted(sources, options, rest, strategy)
+        blocks, runs = predicted_samples(
+            sources[FEATURES].read_all(),
+            refs,
+            passes=passes,
+            output=output,
+            output_kind=kind,
+            store=store,
+            chunk_bytes=chunk_bytes,
+            seed=draw_seed() if seed is None else seed,
+        )
+        first = next(blocks)
+        n_rows = sources[FEATURES].shape[0]
+        derived[SAMPLES] = InferredSource(SAMPLES, first, blocks, n_rows)
+        model_ids = runs.member_ids if len(refs) > 1 else runs.member_ids[0]
+        return ScoredFeatures(derived, rest, model_ids, runs)
+    model = resolve_model(store, refs[0])
+    runs_of_model = _ModelRuns(
+        model.session,
+        output,
+        kind,
+        chunk_bytes,
+        InferenceMemory(store.limits.inference_memory_bytes, model.footprint),
+        max_held_bytes,
+    )
     if options["embeddings_output"] is not None:
-        embedded = _embedded(sources, runs, str(options["embeddings_output"]), strategy)
-        return {**derived, **embedded}, rest, model_id
+        embedded = _embedded(sources, runs_of_model, str(options["embeddings_output"]), strategy)
+        return ScoredFeatures({**derived, **embedded}, rest, model.id)
     if LABELED_FEATURES in sources:
         raise InvalidInput(
             "labeled_features become labeled_embeddings through the model's embeddings "
             "output: send params.embeddings_output too",
             field=LABELED_FEATURES,
         )
-    derived[runs.kind] = runs.streamed(sources[FEATURES].read_all())
-    return derived, rest, model_id
+    derived[kind] = runs_of_model.streamed(sources[FEATURES].read_all())
+    return ScoredFeatures(derived, rest, model.id)
+
+
+def _check_samples_wanted(
+    sources: Mapping[str, PoolSource],
+    options: Mapping[str, object],
+    rest: Mapping[str, object],
+    strategy: Strategy | None,
+) -> None:
+    """Refuse, before anything runs, what samples made by models cannot serve:
+    embeddings from them, a strategy that scores no samples, and the layout
+    and space parameters of samples a request sends."""
+    if options["embeddings_output"] is not None or LABELED_FEATURES in sources:
+        field = (
+            "params.embeddings_output"
+            if options["embeddings_output"] is not None
+            else LABELED_FEATURES
+        )
+        raise InvalidInput(
+            "embeddings come from one deterministic run of one model: send "
+            "params.embeddings_output without a committee or passes",
+            field=field,
+        )
+    if strategy is not None and SAMPLES not in strategy.inputs:
+        raise InvalidInput(
+            f"{strategy.name} ranks from embeddings alone; a committee or params.passes "
+            "give samples, for the strategies that score them",
+            field="model",
+        )
+    for param in (LAYOUT, SPACE):
+        if param.name in rest:
+            raise InvalidInput(
+                f"params.{param.name} describes samples a request sends; the samples of "
+                "a committee or of passes are N x T x C probabilities",
+                field=f"params.{param.name}",
+            )
 
 
 @dataclass(frozen=True)

@@ -54,3 +54,27 @@ class JsonBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+class JsonModelRefs(fields.Field[str | tuple[str, ...]]):
+    """A model id or bundled name, or a committee's: a list of 2 or more."""
+
+    # Not ClassVar: marshmallow's Field declares it as a plain attribute.
+    default_error_messages = {  # noqa: RUF012
+        "invalid": "Expected a model id or bundled name, or a list of them (a committee).",
+        "empty": "Expected a non-empty string.",
+        "too_few": "A committee has at least 2 members; send one model as a string.",
+    }
+
+    def _deserialize(
+        self, value: object, attr: str | None, data: object, **kwargs: object
+    ) -> str | tuple[str, ...]:
+        if isinstance(value, str):
+            if not value:
+                raise self.make_error("empty")
+            return value
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.make_error("invalid")
+        if len(value) < 2:
+            raise self.make_error("too_few")
+        return tuple(value)

@@ -23,8 +23,8 @@ class RankRequest:
     the strategy's and the input's parameters as sent: typed values from
     JSON when ``params_typed``, text from a query string or form otherwise.
     ``exclude`` holds pool indices as sent (any integer array). ``model`` is
-    a model id or bundled name, or the bytes of an .onnx file sent with the
-    request.
+    a model id or bundled name, a committee's (a tuple, or ids and names
+    separated by commas), or the bytes of an .onnx file sent with the request.
     """
 
     strategy: str
@@ -37,7 +37,7 @@ class RankRequest:
     seed: int | None = None
     return_all_scores: bool = False
     selection: Selection = field(default_factory=Selection)
-    model: str | bytes | None = None
+    model: str | bytes | tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,10 @@ class JobSummary:
 class RankAnswer:
     """A ranking and what it answered: the strategy's registered name (an
     alias resolved), the budget, the selection and the model that scored
-    the features, if any."""
+    the features, if any (a committee's member ids, in order)."""
 
     ranking: Ranking
     strategy: str
     budget: int
     selection: Selection
-    model_id: str | None = None
+    model_id: str | tuple[str, ...] | None = None

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import numpy as np
 
 from service.decoding.sources import PoolSource
 from service.errors import InvalidInput, PayloadTooLarge
-from service.jobs.features import score_features
+from service.jobs.features import SAMPLES, score_features
 from service.jobs.planner import plan_job
 from service.jobs.request import JobSummary, RankAnswer, RankLimits, RankRequest
 from service.models.inference import OUTPUT_KINDS
@@ -44,7 +45,7 @@ def rank(
     """
     limits = limits or RankLimits()
     strategy = get_strategy(request.strategy)
-    sources, params, model_id = score_features(
+    scored = score_features(
         request.arrays,
         request.params,
         request.model,
@@ -53,11 +54,20 @@ def rank(
         typed=request.params_typed,
         strategy=strategy,
         max_held_bytes=limits.max_held_output_bytes,
+        seed=request.seed,
     )
-    if model_id is not None and not strategy.pointwise:
+    sources, params = scored.sources, scored.params
+    if scored.model is not None and not strategy.pointwise:
         _check_held_output(sources, limits.max_held_output_bytes)
+    model_id = scored.model
     job = plan_job(
-        request, strategy, sources, params, kinds=kinds, limits=limits, model_id=model_id
+        request,
+        strategy,
+        sources,
+        params,
+        kinds=kinds,
+        limits=limits,
+        model_id=model_id if not isinstance(model_id, tuple) else ",".join(model_id),
     )
     if on_planned is not None:
         on_planned(job.summary())
@@ -71,6 +81,9 @@ def rank(
         if error.field in job.plan.params:
             error.field = f"params.{error.field}"
         raise
+    if scored.samples is not None and scored.samples.seed is not None and ranking.seed is None:
+        # The dropout's seed reproduces the ranking, so the answer names it.
+        ranking = replace(ranking, seed=scored.samples.seed)
     return RankAnswer(ranking, strategy.name, job.plan.budget, job.plan.selection, model_id)
 
 
@@ -80,7 +93,7 @@ def _check_held_output(sources: Mapping[str, PoolSource], max_bytes: int | None)
     it never is."""
     if max_bytes is None:
         return
-    for name in OUTPUT_KINDS:
+    for name in (*OUTPUT_KINDS, SAMPLES):
         source = sources.get(name)
         if source is None:
             continue

@@ -32,6 +32,9 @@ LOAD_MODEL_FORMAT = "session.load_model_format"
 # such a computation happens when the model runs, where the validation's trial
 # run meets it under the memory limit.
 DISABLED_OPTIMIZERS = ("ConstantFolding",)
+# onnxruntime removes Dropout nodes whose output no graph output is, whatever
+# their training_mode: a session that runs dropout on keeps them.
+KEEP_DROPOUT_OPTIMIZERS = ("EliminateDropout",)
 ERROR_LOG_LEVEL = 3
 FATAL_LOG_LEVEL = 4
 # Every exception class onnxruntime raises (each derives from Exception only).
@@ -95,14 +98,21 @@ def session_options(
 
 
 def create_session(
-    data: bytes, *, log_level: int = ERROR_LOG_LEVEL, memory_budget: int | None = None
+    data: bytes,
+    *,
+    log_level: int = ERROR_LOG_LEVEL,
+    memory_budget: int | None = None,
+    keep_dropout: bool = False,
 ) -> ort.InferenceSession:
     """A CPU session for the model ``data`` (the bytes of an .onnx file).
 
     With ``memory_budget`` (bytes) its tensors come from this process's arena
     capped at that many bytes (see memory.register_arena); without, from a
     private uncapped arena (for reading a trusted model's signature).
+    ``keep_dropout`` keeps every Dropout node in the graph (for a model whose
+    dropout was switched on).
     """
+    disabled = DISABLED_OPTIMIZERS + (KEEP_DROPOUT_OPTIMIZERS if keep_dropout else ())
     options = session_options(log_level=log_level)
     if memory_budget is not None:
         use_capped_arena(options, memory_budget)
@@ -111,7 +121,7 @@ def create_session(
             data,
             options,
             providers=["CPUExecutionProvider"],
-            disabled_optimizers=list(DISABLED_OPTIMIZERS),
+            disabled_optimizers=list(disabled),
         )
 
 

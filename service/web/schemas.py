@@ -9,7 +9,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from service.jobs import ARRAY_FIELDS, SELECTION_METHODS
-from service.jobs.fields import JsonBoolean, JsonInteger, JsonNumber
+from service.jobs.fields import JsonBoolean, JsonInteger, JsonModelRefs, JsonNumber
 
 MAX_SEED = 2**64 - 1
 MAX_BETA = 1e6
@@ -42,7 +42,7 @@ class RankJsonSchema(Schema):
 
     strategy = fields.String(required=True)
     budget = JsonInteger(required=True)
-    model = fields.String(validate=validate.Length(min=1))
+    model = JsonModelRefs()
     # The API's field names shadow Schema's ``exclude`` option on purpose.
     exclude = fields.Raw(load_default=list)  # type: ignore[assignment]
     seed = JsonInteger(validate=validate.Range(0, MAX_SEED))

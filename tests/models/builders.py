@@ -371,10 +371,12 @@ def dropout_two_layer(
     ratio: float = 0.5,
     opset: int = OPSET,
     seed: int | None = None,
+    dropped_output: bool = True,
 ) -> bytes:
     """``two_layer`` with a Dropout of ``ratio`` on the hidden layer: outputs
-    ``probabilities`` (N, C) and ``dropped`` (N, E), the hidden layer after
-    dropout. In inference mode the dropout passes ``hidden`` through."""
+    ``probabilities`` (N, C) and, with ``dropped_output``, ``dropped`` (N, E),
+    the hidden layer after dropout. In inference mode the dropout passes
+    ``hidden`` through."""
     width, embedded = hidden_weights.shape
     classes = weights.shape[1]
     attributes = {} if seed is None else {"seed": seed}
@@ -394,7 +396,7 @@ def dropout_two_layer(
     outputs = [
         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, classes]),
         helper.make_tensor_value_info("dropped", TensorProto.FLOAT, [None, embedded]),
-    ]
+    ][: 2 if dropped_output else 1]
     arrays = [("W1", hidden_weights), ("b1", hidden_bias), ("W2", weights), ("b2", bias)]
     initializers = [
         numpy_helper.from_array(array.astype(np.float32), name) for name, array in arrays
