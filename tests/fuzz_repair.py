@@ -104,7 +104,8 @@ def fields_from_json(body: Mapping[str, Any], query: Mapping[str, Any]) -> RankF
         return_all_scores=bool(body.get("return_all_scores", fields.return_all_scores)),
         selection=str(selection.get("method", fields.selection)),
         beta=selection.get("beta", fields.beta),
-        model=body.get("model", fields.model),
+        # A generated committee names no stored model: the repair ranks with one.
+        model=model if isinstance(model := body.get("model", fields.model), str) else None,
     )
 
 
@@ -328,11 +329,13 @@ def _declared_params(
 ) -> dict[str, Param]:
     """The parameters the strategy and the input declare, by name (a model's
     ``output`` and ``embeddings_output`` left out: a generated name is no output
-    of the model)."""
+    of the model; ``passes`` too: the models fuzzing stores have no dropout)."""
     params = list(strategy.params)
     if input_name == FEATURES:
         params += [
-            param for param in FEATURE_PARAMS if param.name not in ("output", "embeddings_output")
+            param
+            for param in FEATURE_PARAMS
+            if param.name not in ("output", "embeddings_output", "passes")
         ]
         if generated.get("output_kind") == "logits":
             params += INPUT_KINDS["logits"].params

@@ -110,6 +110,22 @@ def test_features_fit_the_model_named():
     assert repaired.arrays["features"].shape == (1, model_widths()["digits-logreg"])
 
 
+def test_a_generated_committee_and_passes_give_way_to_one_known_model():
+    fields = fields_from_json(
+        {
+            "strategy": "margin",
+            "budget": 1,
+            "features": [[1.0, 2.0]],
+            "model": ["a", "b"],
+            "params": {"passes": 7},
+        },
+        {},
+    )
+    repaired = rankable(fields, JSON)
+    assert repaired.model in model_widths()
+    assert "passes" not in repaired.params
+
+
 def test_one_npy_body_carries_one_array():
     """badge needs embeddings besides its input: a .npy request takes another strategy."""
     files = {"probabilities": npy_file(np.array(POOL))}
