@@ -5,7 +5,7 @@ Timings here mean nothing; the figure is measured by running the script.
 
 from __future__ import annotations
 
-from bench import embeddings_overhead, onnx_overhead
+from bench import embeddings_overhead, onnx_overhead, samples_overhead
 from bench.timing import Budget
 
 ONCE = Budget(min_repeats=1, max_repeats=1, min_seconds=0.0, max_seconds=0.0)
@@ -36,3 +36,14 @@ def test_the_embeddings_bench_reads_both_outputs_of_the_same_runs():
     assert result["ratio"] == result["with_embeddings"] / result["scores"]
     assert result["held_bytes"] == 3000 * (10 + 32) * 4
     assert result["held_ratio"] == result["held"] / result["scores"]
+
+
+def test_the_samples_bench_times_passes_and_a_committee_against_direct_runs():
+    passes = samples_overhead.measure_passes(500, 3, ONCE)
+    committee = samples_overhead.measure_committee(500, 3, ONCE)
+    for result, columns in ((passes, 3), (committee, 3)):
+        assert result["direct"] > 0
+        assert result["service"] > 0
+        assert result["ratio"] == result["service"] / result["direct"]
+        assert result["samples_bytes"] == 500 * columns * 10 * 4
+        assert result["service_peak_bytes"] > 0
