@@ -4,6 +4,8 @@ strategies."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -15,9 +17,10 @@ import service.models.inference as inference
 from service.app import create_app
 from service.errors import DeadlineExceeded
 from service.models.dropout import TRAINING_INPUT, _node_seed
+from service.models.ids import model_id
 from tests.contract import ContractClient
 from tests.models.builders import dropout_after_output, dropout_two_layer, linear, two_layer
-from tests.web.helpers import assert_problem, assert_ranked, send
+from tests.web.helpers import assert_problem, assert_ranked, npy_bytes, send
 
 WIDTH, HIDDEN, CLASSES, ROWS = 6, 12, 3, 90
 RNG = np.random.default_rng(21)
@@ -415,3 +418,47 @@ def test_every_pass_and_member_run_is_stopped_by_the_deadline(client, monkeypatc
     )
     assert_problem(response, 504, None, says=("within the deadline",))
     assert len(checks) == 4
+
+
+def test_a_model_part_runs_passes_for_this_request_only(client):
+    form = {
+        "strategy": "bald",
+        "budget": "4",
+        "seed": "17",
+        "passes": "6",
+        "return_all_scores": "true",
+        "features": (io.BytesIO(npy_bytes(FEATURES)), "features.npy"),
+        "model": (io.BytesIO(DROPOUT_MODEL), "model.onnx"),
+    }
+    response = client.post("/v1/rank", data=form, content_type="multipart/form-data")
+    body = assert_ranked(response)
+    expected = _bald_reference(_reference_passes(DROPOUT_MODEL, 17, 6))
+    np.testing.assert_allclose(body["all_scores"], expected, atol=2e-5)
+    assert body["model"] == model_id(DROPOUT_MODEL)
+
+
+def test_a_batch_strategy_ranks_a_committees_mean_with_the_embeddings_sent(client):
+    ids = [_upload(client, data) for data in MEMBERS]
+    embeddings = np.random.default_rng(2).normal(size=(ROWS, 5))
+    from_models = assert_ranked(
+        send(
+            client,
+            "json",
+            {"features": FEATURES, "embeddings": embeddings},
+            strategy="badge",
+            budget=6,
+            seed=4,
+            model=ids,
+        )
+    )
+    sent = assert_ranked(
+        send(
+            client,
+            "json",
+            {"samples": _committee_samples(MEMBERS), "embeddings": embeddings},
+            strategy="badge",
+            budget=6,
+            seed=4,
+        )
+    )
+    assert from_models["indices"] == sent["indices"]
