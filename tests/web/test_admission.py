@@ -188,8 +188,21 @@ def test_chunks_stop_between_items_once_the_deadline_passes():
             "features": np.zeros((5, 64)).tolist(),
             "model": "digits-logreg",
         },
+        {
+            "strategy": "bald",
+            "budget": 2,
+            "features": np.zeros((5, 64)).tolist(),
+            "model": "digits-mlp",
+            "params": {"passes": 100},
+        },
+        {
+            "strategy": "vote_entropy",
+            "budget": 2,
+            "features": np.zeros((5, 64)).tolist(),
+            "model": ["digits-logreg", "digits-mlp"],
+        },
     ],
-    ids=["pointwise", "coreset", "features"],
+    ids=["pointwise", "coreset", "features", "passes", "committee"],
 )
 def test_work_past_the_deadline_gets_504(tmp_path, body):
     app = contract_app(tmp_path, COMPUTE_DEADLINE_SECONDS=1e-9)
