@@ -604,13 +604,14 @@ def test_the_model_store_is_a_volume_and_the_start_command_is_exec_form() -> Non
 # --- The image, built and run on this machine ------------------------------------------------
 
 
-def test_the_wheel_carries_the_bundled_model_and_the_contract_but_no_tests(
+def test_the_wheel_carries_the_bundled_models_and_the_contract_but_no_tests(
     build: HostBuild,
 ) -> None:
     wheels = [path for stage in build.built.values() for path in stage.root.rglob("alrank-*.whl")]
     assert len(wheels) == 1, wheels
     names = set(zipfile.ZipFile(wheels[0]).namelist())
     assert "service/models/bundled/digits-logreg.onnx" in names
+    assert "service/models/bundled/digits-mlp.onnx" in names
     assert "service/openapi.yaml" in names
     assert "service/healthcheck.py" in names
     assert not [name for name in names if name.startswith(("tests/", "bench/"))]

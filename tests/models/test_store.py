@@ -26,6 +26,7 @@ MODEL = builders.linear(WEIGHTS, BIAS)
 MODEL_ID = "sha256:" + hashlib.sha256(MODEL).hexdigest()
 DIGITS = SOURCE_DIRECTORY / "digits-logreg.onnx"
 DIGITS_ID = "sha256:" + hashlib.sha256(DIGITS.read_bytes()).hexdigest()
+MLP_ID = "sha256:" + hashlib.sha256((SOURCE_DIRECTORY / "digits-mlp.onnx").read_bytes()).hexdigest()
 LIMITS = ValidationLimits(memory_bytes=512 * MiB, seconds=60)
 
 
@@ -76,7 +77,7 @@ def test_another_process_sees_a_stored_model(store):
     store.add(MODEL)
     other = open_store(store.directory)
     assert other.resolve(MODEL_ID).size == len(MODEL)
-    assert [model.id for model in other.models()] == [DIGITS_ID, MODEL_ID]
+    assert [model.id for model in other.models()] == [DIGITS_ID, MLP_ID, MODEL_ID]
 
 
 def test_sessions_come_from_the_stored_bytes(store):
@@ -104,9 +105,9 @@ def test_a_tampered_file_is_quarantined_and_refused_with_409(store):
     with pytest.raises(ModelDamaged):
         store.resolve(MODEL_ID)
     listed = store.models()
-    assert [m.id for m in listed] == [DIGITS_ID, MODEL_ID]
-    assert listed[1].broken == "its bytes no longer match its id"
-    assert listed[1].describe()["broken"] == "its bytes no longer match its id"
+    assert [m.id for m in listed] == [DIGITS_ID, MLP_ID, MODEL_ID]
+    assert listed[2].broken == "its bytes no longer match its id"
+    assert listed[2].describe()["broken"] == "its bytes no longer match its id"
     # Uploading the model again makes it whole.
     again, created = store.add(MODEL)
     assert created
@@ -119,6 +120,7 @@ def test_a_truncated_file_is_quarantined(store):
     listed = store.models()
     assert [(m.id, m.broken) for m in listed] == [
         (DIGITS_ID, None),
+        (MLP_ID, None),
         (MODEL_ID, f"its file has {len(MODEL) // 2} bytes, its record {len(MODEL)}"),
     ]
     with pytest.raises(ModelDamaged):
@@ -197,7 +199,7 @@ def test_a_lost_or_damaged_record_is_rebuilt_from_the_model_file(store, damage):
     else:
         record.write_text(json.dumps({**json.loads(record.read_text()), "id": DIGITS_ID}))
     listed = [model.id for model in store.models()]
-    assert listed == [DIGITS_ID, MODEL_ID]
+    assert listed == [DIGITS_ID, MLP_ID, MODEL_ID]
     rebuilt = store.resolve(MODEL_ID)
     # Everything but the upload's name comes back from the file itself.
     assert (rebuilt.size, rebuilt.inputs, rebuilt.outputs) == (

@@ -27,6 +27,7 @@ MODEL_ID = "sha256:" + hashlib.sha256(MODEL).hexdigest()
 DIGITS_ID = (
     "sha256:" + hashlib.sha256((SOURCE_DIRECTORY / "digits-logreg.onnx").read_bytes()).hexdigest()
 )
+MLP_ID = "sha256:" + hashlib.sha256((SOURCE_DIRECTORY / "digits-mlp.onnx").read_bytes()).hexdigest()
 
 
 def make_app(tmp_path, **config):
@@ -78,11 +79,13 @@ def test_list_describe_delete(client):
     listed = client.get(MODELS).get_json()["models"]
     assert [(model["id"], model["bundled"]) for model in listed] == [
         (DIGITS_ID, True),
+        (MLP_ID, True),
         (MODEL_ID, False),
     ]
+    assert [model["name"] for model in listed[:2]] == ["digits-logreg", "digits-mlp"]
     described = client.get(f"{MODELS}/{MODEL_ID}")
     assert described.status_code == 200
-    assert described.get_json() == listed[1]
+    assert described.get_json() == listed[2]
     deleted = client.delete(f"{MODELS}/{MODEL_ID}")
     assert deleted.status_code == 204
     assert deleted.get_data() == b""
@@ -90,18 +93,35 @@ def test_list_describe_delete(client):
     assert_problem(client.delete(f"{MODELS}/{MODEL_ID}"), 404, "model")
 
 
-@pytest.mark.parametrize("model_ref", ["digits-logreg", DIGITS_ID])
-def test_bundled_model_by_name_or_id(client, model_ref):
+BUNDLED_REFS = [
+    ("digits-logreg", "digits-logreg", DIGITS_ID),
+    (DIGITS_ID, "digits-logreg", DIGITS_ID),
+    ("digits-mlp", "digits-mlp", MLP_ID),
+    (MLP_ID, "digits-mlp", MLP_ID),
+]
+
+
+@pytest.mark.parametrize(("model_ref", "name", "model_id"), BUNDLED_REFS)
+def test_bundled_model_by_name_or_id(client, model_ref, name, model_id):
     response = client.get(f"{MODELS}/{model_ref}")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["id"] == DIGITS_ID
-    assert body["name"] == "digits-logreg"
+    assert body["id"] == model_id
+    assert body["name"] == name
+    assert body["bundled"] is True
     assert body["classes"] == list(range(10))
     assert body["created"] is None
 
 
-@pytest.mark.parametrize("model_ref", ["digits-logreg", DIGITS_ID])
+def test_the_bundled_mlp_has_probabilities_and_embeddings(client):
+    body = client.get(f"{MODELS}/digits-mlp").get_json()
+    assert [(output["name"], output["shape"]) for output in body["outputs"]] == [
+        ("probabilities", [None, 10]),
+        ("embeddings", [None, 32]),
+    ]
+
+
+@pytest.mark.parametrize("model_ref", ["digits-logreg", DIGITS_ID, "digits-mlp", MLP_ID])
 def test_bundled_models_are_read_only(client, model_ref):
     assert_problem(client.delete(f"{MODELS}/{model_ref}"), 403, "model", says=("read-only",))
 
@@ -128,7 +148,11 @@ def test_unknown_models_are_404(client, model_ref):
 def test_refused_uploads_say_why(client, data, says):
     body = assert_problem(upload(client, data), 422, says=(says,))
     assert body["type"] == "urn:alrank:problem:model-rejected"
-    assert [model["bundled"] for model in client.get(MODELS).get_json()["models"]] == [True]
+    listed = client.get(MODELS).get_json()["models"]
+    assert [(model["id"], model["bundled"]) for model in listed] == [
+        (DIGITS_ID, True),
+        (MLP_ID, True),
+    ]
 
 
 def test_too_large_upload_is_413(tmp_path):
