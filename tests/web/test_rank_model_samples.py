@@ -175,6 +175,21 @@ def test_the_bundled_mlp_runs_passes_by_name(client):
     assert body["model"].startswith("sha256:")
 
 
+def test_the_bundled_mlp_gives_embeddings_and_joins_a_committee(client):
+    digits = load_digits().data[:60].astype(np.float32)
+    for fields in (
+        {
+            "strategy": "badge",
+            "model": "digits-mlp",
+            "params": {"embeddings_output": "embeddings"},
+            "seed": 2,
+        },
+        {"strategy": "vote_entropy", "model": ["digits-logreg", "digits-mlp"]},
+    ):
+        body = assert_ranked(send(client, "json", {"features": digits}, budget=5, **fields))
+        assert len(set(body["indices"])) == 5
+
+
 @pytest.mark.parametrize("kind", ["json", "multipart"])
 @pytest.mark.parametrize("strategy", ["vote_entropy", "kl_max_disagreement", "bald", "entropy"])
 def test_a_committee_ranks_as_its_stacked_outputs_would(client, kind, strategy):
