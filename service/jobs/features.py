@@ -59,7 +59,7 @@ FEATURE_PARAMS = (
         "string",
         None,
         "features: a model output (N x E) to use as the embeddings, from the same runs "
-        "as the class scores (for badge, coreset, cluster_margin).",
+        "as the class scores (for the strategies that take embeddings).",
     ),
     Param(
         "passes",
@@ -347,7 +347,7 @@ def _check_embeddings_wanted(sources: Mapping[str, PoolSource], strategy: Strate
     if strategy is not None and EMBEDDINGS not in (*strategy.arrays, *strategy.optional_arrays):
         raise InvalidInput(
             f"{strategy.name} takes no embeddings; params.embeddings_output is for "
-            "strategies that do (badge, coreset, cluster_margin)",
+            "strategies that do",
             field="params.embeddings_output",
         )
 

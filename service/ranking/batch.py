@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from service.errors import InvalidInput
-from service.ranking import diversity
+from service.ranking import diversity, representative, uncertainty
 from service.ranking.params import Param
+from service.ranking.rowops import columns
 from service.ranking.strategy import BatchInputs, Picks
 
 # Citovsky et al. (2021) draw the batch from about ten times as many
@@ -33,6 +34,37 @@ CLUSTER_MARGIN_PARAMS = (
         None,
         "Clusters the candidates are split into (k-means); default the budget.",
         minimum=1,
+    ),
+)
+
+
+# The pointwise scores ranked_batch and information_density may weigh, by name.
+UNCERTAINTY_SCORES = {
+    "least_confidence": uncertainty.least_confidence_of_columns,
+    "margin": uncertainty.margin_of_columns,
+    "ratio": uncertainty.ratio_of_columns,
+    "entropy": uncertainty.entropy_of_columns,
+}
+
+
+SCORE = Param(
+    "score",
+    "string",
+    "least_confidence",
+    "ranked_batch, information_density: the uncertainty u(x) weighed, a pointwise "
+    "strategy of class probabilities.",
+    choices=tuple(UNCERTAINTY_SCORES),
+)
+RANKED_BATCH_PARAMS = (SCORE,)
+INFORMATION_DENSITY_PARAMS = (
+    SCORE,
+    Param(
+        "density_power",
+        "number",
+        1.0,
+        "How much density counts: score = u(x) * density(x)^density_power (0: u alone).",
+        minimum=0.0,
+        maximum=100.0,
     ),
 )
 
@@ -83,6 +115,35 @@ def cluster_margin(inputs: BatchInputs, budget: int) -> Picks:
         candidates=candidates,
         clusters=clusters,
     )
+
+
+def ranked_batch(inputs: BatchInputs, budget: int) -> Picks:
+    """Uncertainty against distance to the labeled set and the picks, as modAL ranks."""
+    return representative.ranked_batch(
+        _uncertainty(inputs),
+        inputs.arrays["embeddings"],
+        budget,
+        eligible=inputs.eligible,
+        labeled=inputs.arrays.get("labeled_embeddings"),
+    )
+
+
+def information_density(inputs: BatchInputs, budget: int) -> Picks:
+    """Uncertainty weighed by the mean cosine similarity to the pool."""
+    power = inputs.params.get("density_power", 1.0)
+    return representative.information_density(
+        _uncertainty(inputs),
+        inputs.arrays["embeddings"],
+        budget,
+        eligible=inputs.eligible,
+        power=float(power) if isinstance(power, int | float) else 1.0,
+    )
+
+
+def _uncertainty(inputs: BatchInputs) -> np.ndarray:
+    """The scores (n,) of the pointwise strategy ``params.score`` over the probabilities."""
+    name = str(inputs.params.get("score", "least_confidence"))
+    return UNCERTAINTY_SCORES[name](columns(_probs(inputs)))
 
 
 def _probs(inputs: BatchInputs) -> np.ndarray:

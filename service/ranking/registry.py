@@ -154,6 +154,31 @@ STRATEGIES: dict[str, Strategy] = {
             randomized=True,
             arrays=("embeddings",),
         ),
+        Strategy(
+            "ranked_batch",
+            "hybrid",
+            "Ranked batch-mode sampling (Cardoso et al. 2017; modAL's "
+            "uncertainty_batch_sampling): uncertainty traded against closeness to the "
+            "labeled items and the picks so far, by the share of the pool still unlabeled.",
+            "argmax alpha (1 - 1 / (1 + min_j ||h - c_j||)) + (1 - alpha) u, "
+            "alpha = |U| / (|U| + |L u S|)",
+            "probs",
+            select=batch.ranked_batch,
+            params=batch.RANKED_BATCH_PARAMS,
+            arrays=("embeddings",),
+            optional_arrays=("labeled_embeddings",),
+        ),
+        Strategy(
+            "information_density",
+            "hybrid",
+            "Information density (Settles & Craven 2008): uncertainty weighed by how "
+            "typical an item is, its mean cosine similarity to the pool.",
+            "u(x) * max(0, mean_j cos(h_x, h_j))^density_power",
+            "probs",
+            select=batch.information_density,
+            params=batch.INFORMATION_DENSITY_PARAMS,
+            arrays=("embeddings",),
+        ),
     )
 }
 

@@ -1,0 +1,111 @@
+"""Uncertainty weighed by where an item lies among the others: ranked batch and
+information density.
+
+Both take an uncertainty score per item (n,), computed from the class
+probabilities by a pointwise strategy, and the items' ``embeddings`` (n, d),
+and return ``(indices, scores)`` as the functions of ``diversity`` do: the
+eligible items in pick order, their scores higher = label first, in the
+float dtype of the embeddings. Neither forms an (n, n) matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.deadline import check_deadline
+from service.ranking.clustering import (
+    centered,
+    float_dtype,
+    nearest_sq_distances,
+    row_sq_norms,
+    sq_distances_to,
+)
+from service.ranking.topk import rank_order, top_k_positions
+
+
+def ranked_batch(
+    uncertainty: np.ndarray,
+    embeddings: np.ndarray,
+    budget: int,
+    *,
+    eligible: np.ndarray,
+    labeled: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ranked batch-mode sampling (Cardoso et al. 2017; modAL's
+    ``uncertainty_batch_sampling``).
+
+    Each pick maximizes ``alpha * (1 - sim(x)) + (1 - alpha) * u(x)``, where
+    ``sim(x) = 1 / (1 + min_j ||x - c_j||)`` over the centers c (the
+    ``labeled`` embeddings (m, d) and the picks so far) and ``alpha = |U| /
+    (|U| + |centers|)``, U the eligible items not yet picked; ties go to the
+    lower index. Without a labeled set the first pick is the eligible item
+    nearest the mean of the embeddings (coreset's cold start), scored 1:
+    with no center every distance term is 1 and alpha is 1.
+
+    Cost O(m n d) to start from a labeled set (in blocks), then O(n d) per
+    pick: each pick's distances update the nearest-center distances, which
+    are never recomputed against all centers. Extra memory: one centered
+    copy of the embeddings, O(n) vectors.
+    """
+    if labeled is not None and labeled.shape[0] == 0:
+        labeled = None
+    dtype = float_dtype(embeddings) if labeled is None else float_dtype(embeddings, labeled)
+    points, mean = centered(embeddings, dtype)
+    norms = row_sq_norms(points)
+    weights = np.asarray(uncertainty, dtype=dtype)
+    available = eligible.copy()
+    indices = np.empty(budget, dtype=np.int64)
+    scores = np.empty(budget, dtype=dtype)
+    start, centers = 0, 0
+    if labeled is None:
+        first = int(np.argmin(np.where(eligible, norms, np.inf)))
+        indices[0], scores[0], start, centers = first, 1.0, 1, 1
+        available[first] = False
+        gaps = sq_distances_to(points, norms, first)
+    else:
+        gaps, _ = nearest_sq_distances(points, norms, np.subtract(labeled, mean, dtype=dtype))
+        centers = labeled.shape[0]
+    remaining = int(available.sum())
+    for k in range(start, budget):
+        check_deadline()
+        alpha = remaining / (remaining + centers)
+        dissimilarity = 1 - 1 / (1 + np.sqrt(np.maximum(gaps, 0)))
+        combined = alpha * dissimilarity + (1 - alpha) * weights
+        combined[~available] = -np.inf
+        pick = int(np.argmax(combined))
+        indices[k], scores[k] = pick, combined[pick]
+        available[pick] = False
+        remaining, centers = remaining - 1, centers + 1
+        if k + 1 < budget:
+            np.minimum(gaps, sq_distances_to(points, norms, pick), out=gaps)
+    return indices, scores
+
+
+def information_density(
+    uncertainty: np.ndarray,
+    embeddings: np.ndarray,
+    budget: int,
+    *,
+    eligible: np.ndarray,
+    power: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Information density (Settles & Craven 2008): ``u(x) * density(x)^power``.
+
+    ``density(x)`` is the mean cosine similarity of x to every item of the
+    pool (itself included), held at 0 where it is negative. It is computed
+    exactly in O(n d): the mean of cos(x, x_j) over j is x's unit vector
+    dotted with the mean of the unit vectors. An all-zero embedding has
+    density 0. The top ``budget`` eligible scores, ties toward the lower index.
+    """
+    dtype = float_dtype(embeddings)
+    values = np.asarray(embeddings, dtype=dtype)
+    lengths = np.sqrt(row_sq_norms(values))
+    units = np.divide(
+        values, lengths[:, None], out=np.zeros_like(values), where=lengths[:, None] > 0
+    )
+    density = np.maximum(units @ units.mean(axis=0), 0)
+    scores = np.asarray(uncertainty, dtype=dtype) * density**power
+    candidates = np.flatnonzero(eligible)
+    kept = candidates[top_k_positions(scores[candidates], budget)]
+    order = rank_order(kept, scores[kept])
+    return kept[order], scores[kept[order]]
