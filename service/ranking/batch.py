@@ -117,6 +117,28 @@ def cluster_margin(inputs: BatchInputs, budget: int) -> Picks:
     )
 
 
+EMBEDDING_KMEANS_PARAMS = (
+    Param(
+        "unit_length",
+        "boolean",
+        True,
+        "embedding_kmeans: scale the embeddings to unit length before clustering "
+        "(small-text's normalize=True).",
+    ),
+)
+
+
+def embedding_kmeans(inputs: BatchInputs, budget: int) -> Picks:
+    """The item nearest each k-means center of the embeddings, seeded by the request."""
+    return diversity.embedding_kmeans(
+        inputs.arrays["embeddings"],
+        budget,
+        rng=inputs.rng,
+        eligible=inputs.eligible,
+        unit_length=inputs.params.get("unit_length", True) is not False,
+    )
+
+
 def ranked_batch(inputs: BatchInputs, budget: int) -> Picks:
     """Uncertainty against distance to the labeled set and the picks, as modAL ranks."""
     return representative.ranked_batch(

@@ -155,6 +155,18 @@ STRATEGIES: dict[str, Strategy] = {
             arrays=("embeddings",),
         ),
         Strategy(
+            "embedding_kmeans",
+            "diversity",
+            "The item nearest each of budget k-means centers of the embeddings "
+            "(small-text's EmbeddingKMeans, after BERT-KM, Yuan et al. 2020).",
+            "argmin_i ||h_i - mu_j|| for each k-means center mu_j, k = budget",
+            None,
+            select=batch.embedding_kmeans,
+            params=batch.EMBEDDING_KMEANS_PARAMS,
+            randomized=True,
+            arrays=("embeddings",),
+        ),
+        Strategy(
             "ranked_batch",
             "hybrid",
             "Ranked batch-mode sampling (Cardoso et al. 2017; modAL's "

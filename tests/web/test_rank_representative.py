@@ -1,5 +1,5 @@
-"""ranked_batch and information_density over HTTP: the core's picks, every body
-type, and the refusals."""
+"""ranked_batch, information_density and embedding_kmeans over HTTP: the
+core's picks, every body type, and the refusals."""
 
 from __future__ import annotations
 
@@ -72,6 +72,16 @@ def test_information_density_matches_the_core(client):
     np.testing.assert_allclose(body["scores"], scores, rtol=1e-6)
 
 
+def test_embedding_kmeans_takes_one_item_per_blob_and_repeats_with_its_seed(client):
+    embeddings, _ = blobs()
+    fields = {"strategy": "embedding_kmeans", "budget": 5, "seed": 9}
+    body = assert_ranked(send(client, "multipart", {"embeddings": embeddings}, **fields))
+    assert sorted(i // 12 for i in body["indices"]) == list(range(5))
+    again = assert_ranked(send(client, "json", {"embeddings": embeddings}, **fields))
+    assert again["indices"] == body["indices"]
+    assert body["seed"] == 9
+
+
 @pytest.mark.parametrize(
     ("strategy", "arrays", "fields", "field"),
     [
@@ -82,6 +92,8 @@ def test_information_density_matches_the_core(client):
         ("ranked_batch", "labeled-width", {}, "labeled_embeddings"),
         ("information_density", "labeled", {}, "labeled_embeddings"),
         ("ranked_batch", "embeddings", {}, "probabilities"),
+        ("embedding_kmeans", "both", {}, "probabilities"),
+        ("embedding_kmeans", "embeddings", {"params": {"unit_length": 3}}, "params.unit_length"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field(client, strategy, arrays, fields, field):
