@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.errors import InvalidInput
+from service.ranking import batchbald as batchbald_core
 from service.ranking import diversity, representative, uncertainty
 from service.ranking.params import Param
 from service.ranking.rowops import columns
@@ -126,6 +127,30 @@ EMBEDDING_KMEANS_PARAMS = (
         "(small-text's normalize=True).",
     ),
 )
+
+
+BATCHBALD_PARAMS = (
+    Param(
+        "joint_samples",
+        "integer",
+        batchbald_core.DEFAULT_JOINT_SAMPLES,
+        "batchbald: label configurations the joint entropy is computed over; exact "
+        "while C^(picks) fits, sampled from the passes beyond.",
+        minimum=1,
+        maximum=100_000,
+    ),
+)
+
+
+def batchbald(inputs: BatchInputs, budget: int) -> Picks:
+    """BatchBALD over the samples (n, t, c), seeded by the request once sampled."""
+    return batchbald_core.batchbald(
+        _probs(inputs),
+        budget,
+        eligible=inputs.eligible,
+        rng=inputs.rng,
+        joint_samples=_int_param(inputs, "joint_samples", batchbald_core.DEFAULT_JOINT_SAMPLES),
+    )
 
 
 def embedding_kmeans(inputs: BatchInputs, budget: int) -> Picks:

@@ -125,14 +125,17 @@ def _rank_batch(
     plan: RankPlan,
 ) -> Ranking:
     """Pick a batch with a batch strategy from whole arrays; the input's class
-    distributions are gathered into rows (n, c) first."""
+    distributions are gathered into rows (n, c) first, or (n, t, c) for a
+    strategy that scores samples."""
     select = plan.strategy.select
     if select is None:
         raise ValueError(f"{plan.strategy.name} is a pointwise strategy")
     seed = _seed(plan)
     probs = None
     if chunks is not None:
-        probs = np.concatenate([cols for _, cols in _prepared(chunks, plan)], axis=1).T
+        # Class columns (c, u) or pass columns (t, c, u): items are the last axis.
+        gathered = np.concatenate([cols for _, cols in _prepared(chunks, plan)], axis=-1)
+        probs = np.moveaxis(gathered, -1, 0)
     eligible = np.ones(pool_size, dtype=bool)
     eligible[plan.exclude] = False
     rng = np.random.default_rng(_seed_streams(seed)[0])

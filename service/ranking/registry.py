@@ -121,6 +121,17 @@ STRATEGIES: dict[str, Strategy] = {
             _fixed(bayesian.kl_max_disagreement_of_columns),
         ),
         Strategy(
+            "batchbald",
+            "bayesian",
+            "BatchBALD (Kirsch et al. 2019): greedy batch of the largest joint mutual "
+            "information, so that its members do not repeat one another's information.",
+            "argmax H(y_1..y_i) - sum_j E_t H(y_j | t) over the batch so far and a candidate",
+            "samples",
+            select=batch.batchbald,
+            params=batch.BATCHBALD_PARAMS,
+            randomized=True,
+        ),
+        Strategy(
             "coreset",
             "diversity",
             "k-center greedy over embeddings (Sener & Savarese 2018): each pick is the "

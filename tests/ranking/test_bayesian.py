@@ -20,7 +20,11 @@ from service.ranking.rowops import pass_columns
 from tests.ranking import helpers, reference
 
 LOG2 = math.log(2)
-NAMES = tuple(name for name, strategy in STRATEGIES.items() if strategy.form == "samples")
+NAMES = tuple(
+    name
+    for name, strategy in STRATEGIES.items()
+    if strategy.form == "samples" and strategy.pointwise
+)
 COLUMN_SCORERS = {name: getattr(bayesian, f"{name}_of_columns") for name in NAMES}
 
 

@@ -477,3 +477,39 @@ def test_a_batch_strategy_ranks_a_committees_mean_with_the_embeddings_sent(clien
         )
     )
     assert from_models["indices"] == sent["indices"]
+
+
+def test_batchbald_ranks_the_passes_as_the_core_ranks_those_samples(client):
+    model_id = _upload(client, DROPOUT_MODEL)
+    body = assert_ranked(
+        send(
+            client,
+            "json",
+            {"features": FEATURES},
+            strategy="batchbald",
+            budget=4,
+            seed=17,
+            model=model_id,
+            params={"passes": 6},
+        )
+    )
+    samples = _reference_passes(DROPOUT_MODEL, 17, 6)
+    sent = assert_ranked(
+        send(client, "json", {"samples": samples}, strategy="batchbald", budget=4, seed=17)
+    )
+    assert body["indices"] == sent["indices"]
+    np.testing.assert_allclose(body["scores"], sent["scores"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("joint_samples", [0, 10**6, "many"])
+def test_batchbald_refuses_joint_samples_out_of_range(client, joint_samples):
+    samples = np.full((10, 3, 2), 0.5)
+    response = send(
+        client,
+        "json",
+        {"samples": samples},
+        strategy="batchbald",
+        budget=2,
+        params={"joint_samples": joint_samples},
+    )
+    assert_problem(response, 422, "params.joint_samples")

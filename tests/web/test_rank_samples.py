@@ -16,11 +16,12 @@ from service.ranking.registry import STRATEGIES
 from service.ranking.rowops import pass_columns
 from tests.ranking import reference
 
-# Each strategy of form "samples", scoring samples (n, t, c) on their pass columns.
+# Each pointwise strategy of form "samples", scoring samples (n, t, c) on their
+# pass columns.
 SAMPLE_STRATEGIES = {
     name: getattr(bayesian, f"{name}_of_columns")
     for name, strategy in STRATEGIES.items()
-    if strategy.form == "samples"
+    if strategy.form == "samples" and strategy.pointwise
 }
 # The pool axis N, the pass axis T and the class axis C, as sent in each layout.
 TRANSPOSE = {"NTC": (0, 1, 2), "TNC": (1, 0, 2), "NCT": (0, 2, 1)}
