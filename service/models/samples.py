@@ -89,26 +89,28 @@ def _block_rows(members: Sequence[SampleMember], columns: int, max_bytes: int) -
 def _stacked(
     members: Sequence[SampleMember], block: np.ndarray, start: int, passes: int
 ) -> np.ndarray:
-    stacked: np.ndarray | None = None
+    """The block's samples (rows, K x passes, C): a view of one run per
+    contiguous (rows, C) slab, so stacking a run is one copy."""
+    slabs: np.ndarray | None = None
     column = 0
     for member in members:
         for _ in range(passes):
             scores = _probabilities(member, block, start)
-            if stacked is None:
-                stacked = np.empty(
-                    (block.shape[0], len(members) * passes, scores.shape[1]), np.float32
+            if slabs is None:
+                slabs = np.empty(
+                    (len(members) * passes, block.shape[0], scores.shape[1]), np.float32
                 )
-            elif scores.shape[1] != stacked.shape[2]:
+            elif scores.shape[1] != slabs.shape[2]:
                 raise InvalidInput(
-                    f"committee members disagree: {members[0].name} gives {stacked.shape[2]} "
+                    f"committee members disagree: {members[0].name} gives {slabs.shape[2]} "
                     f"classes, {member.name} gives {scores.shape[1]}",
                     field="model",
                 )
-            stacked[:, column] = scores
+            slabs[column] = scores
             column += 1
-    if stacked is None:
+    if slabs is None:
         raise ValueError("samples need at least one member")
-    return stacked
+    return slabs.transpose(1, 0, 2)
 
 
 def _probabilities(member: SampleMember, block: np.ndarray, start: int) -> np.ndarray:
