@@ -11,6 +11,7 @@ import numpy as np
 
 from service.errors import InvalidInput
 from service.ranking import batchbald as batchbald_core
+from service.ranking import discriminative as discriminative_core
 from service.ranking import diversity, representative, uncertainty
 from service.ranking.params import Param
 from service.ranking.rowops import columns
@@ -150,6 +151,46 @@ def batchbald(inputs: BatchInputs, budget: int) -> Picks:
         eligible=inputs.eligible,
         rng=inputs.rng,
         joint_samples=_int_param(inputs, "joint_samples", batchbald_core.DEFAULT_JOINT_SAMPLES),
+    )
+
+
+DISCRIMINATIVE_PARAMS = (
+    Param(
+        "rounds",
+        "integer",
+        None,
+        "discriminative: sub-batches, each picked by a classifier trained anew; default "
+        f"{discriminative_core.DEFAULT_ROUNDS} (at most the budget).",
+        minimum=1,
+    ),
+    Param(
+        "unlabeled_factor",
+        "integer",
+        discriminative_core.DEFAULT_UNLABELED_FACTOR,
+        "discriminative: unlabeled items sampled per labeled one to train each classifier.",
+        minimum=1,
+        maximum=1000,
+    ),
+)
+
+
+def discriminative(inputs: BatchInputs, budget: int) -> Picks:
+    """Rounds of a labeled-against-unlabeled classifier, seeded by the request."""
+    rounds = inputs.params.get("rounds")
+    if isinstance(rounds, int) and rounds > budget:
+        raise InvalidInput(
+            f"rounds must be at most the budget ({budget}), got {rounds}", field="rounds"
+        )
+    return discriminative_core.discriminative(
+        inputs.arrays["embeddings"],
+        inputs.arrays["labeled_embeddings"],
+        budget,
+        eligible=inputs.eligible,
+        rng=inputs.rng,
+        rounds=rounds if isinstance(rounds, int) else None,
+        unlabeled_factor=_int_param(
+            inputs, "unlabeled_factor", discriminative_core.DEFAULT_UNLABELED_FACTOR
+        ),
     )
 
 

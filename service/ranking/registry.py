@@ -166,6 +166,19 @@ STRATEGIES: dict[str, Strategy] = {
             arrays=("embeddings",),
         ),
         Strategy(
+            "discriminative",
+            "diversity",
+            "Discriminative active learning (Gissin & Shalev-Shwartz 2019; small-text's "
+            "DiscriminativeActiveLearning): in rounds, a classifier learns to tell labeled "
+            "from unlabeled items, and the items it finds least like the labeled ones go next.",
+            "per round: top P(unlabeled | h) of logistic regression, labeled vs sampled pool",
+            None,
+            select=batch.discriminative,
+            params=batch.DISCRIMINATIVE_PARAMS,
+            randomized=True,
+            arrays=("embeddings", "labeled_embeddings"),
+        ),
+        Strategy(
             "embedding_kmeans",
             "diversity",
             "The item nearest each of budget k-means centers of the embeddings "

@@ -55,7 +55,14 @@ def test_descriptions_are_json_and_consistent(name):
 
 def test_randomized_strategies_are_the_random_baseline_and_seeded_batch_pickers():
     randomized = sorted(name for name, s in STRATEGIES.items() if s.randomized)
-    assert randomized == ["badge", "batchbald", "cluster_margin", "embedding_kmeans", "random"]
+    assert randomized == [
+        "badge",
+        "batchbald",
+        "cluster_margin",
+        "discriminative",
+        "embedding_kmeans",
+        "random",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(POINTWISE))

@@ -1,12 +1,12 @@
-"""ranked_batch, information_density and embedding_kmeans over HTTP: the
-core's picks, every body type, and the refusals."""
+"""ranked_batch, information_density, embedding_kmeans and discriminative over
+HTTP: the core's picks, every body type, and the refusals."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from service.ranking import representative, uncertainty
+from service.ranking import discriminative, representative, uncertainty
 from service.ranking.rowops import columns
 from tests.web.helpers import assert_problem, assert_ranked, send
 from tests.web.test_rank_batch import blobs
@@ -82,6 +82,25 @@ def test_embedding_kmeans_takes_one_item_per_blob_and_repeats_with_its_seed(clie
     assert body["seed"] == 9
 
 
+def test_discriminative_picks_away_from_the_labeled_blob_as_the_core_does(client):
+    embeddings, _ = blobs()
+    arrays = {"embeddings": embeddings, "labeled_embeddings": embeddings[:12]}
+    fields = {"strategy": "discriminative", "budget": 6, "seed": 3, "params": {"rounds": 2}}
+    body = assert_ranked(send(client, "multipart", arrays, **fields))
+    assert all(index >= 12 for index in body["indices"])
+    indices, scores = discriminative.discriminative(
+        embeddings,
+        embeddings[:12],
+        6,
+        eligible=np.ones(len(embeddings), bool),
+        rng=np.random.default_rng(np.random.SeedSequence(3).spawn(2)[0]),
+        rounds=2,
+    )
+    assert body["indices"] == indices.tolist()
+    np.testing.assert_allclose(body["scores"], scores, rtol=1e-5)
+    assert body["seed"] == 3
+
+
 @pytest.mark.parametrize(
     ("strategy", "arrays", "fields", "field"),
     [
@@ -94,6 +113,15 @@ def test_embedding_kmeans_takes_one_item_per_blob_and_repeats_with_its_seed(clie
         ("ranked_batch", "embeddings", {}, "probabilities"),
         ("embedding_kmeans", "both", {}, "probabilities"),
         ("embedding_kmeans", "embeddings", {"params": {"unit_length": 3}}, "params.unit_length"),
+        ("discriminative", "embeddings", {}, "labeled_embeddings"),
+        ("discriminative", "pool-labeled-width", {}, "labeled_embeddings"),
+        ("discriminative", "pool-labeled", {"params": {"rounds": 4}}, "params.rounds"),
+        (
+            "discriminative",
+            "pool-labeled",
+            {"params": {"unlabeled_factor": 0}},
+            "params.unlabeled_factor",
+        ),
     ],
 )
 def test_bad_input_is_refused_naming_the_field(client, strategy, arrays, fields, field):
@@ -112,6 +140,8 @@ def test_bad_input_is_refused_naming_the_field(client, strategy, arrays, fields,
             "embeddings": embeddings,
             "labeled_embeddings": embeddings[:2],
         },
+        "pool-labeled": {"embeddings": embeddings, "labeled_embeddings": embeddings[:2]},
+        "pool-labeled-width": {"embeddings": embeddings, "labeled_embeddings": embeddings[:2, :3]},
     }[arrays]
     response = send(client, "json", sent, strategy=strategy, budget=3, **fields)
     assert_problem(response, 422, field)
