@@ -49,6 +49,7 @@ def discriminative(
     available = eligible.copy()
     indices: list[np.ndarray] = []
     scores: list[np.ndarray] = []
+    start: np.ndarray | None = None
     for size in round_sizes(budget, min(DEFAULT_ROUNDS, budget) if rounds is None else rounds):
         check_deadline()
         positives = np.concatenate(known)
@@ -57,8 +58,10 @@ def discriminative(
             pool, size=min(pool.shape[0], positives.shape[0] * unlabeled_factor), replace=False
         )
         drawn.sort()
-        weights, intercept = fit_logistic(positives, points[drawn])
-        probability = expit(points[pool] @ weights + intercept)
+        weights, intercept = fit_logistic(positives, points[drawn], start)
+        start = np.append(weights, intercept)
+        # The whole pool in one product, then the available rows: no (n, d) copy.
+        probability = expit(points @ weights + intercept)[pool]
         order = np.lexsort((pool, -probability))[:size]
         indices.append(pool[order])
         scores.append(probability[order])
@@ -76,10 +79,16 @@ def round_sizes(budget: int, rounds: int) -> list[int]:
     return [size] * (rounds - 1) + [budget - size * (rounds - 1)]
 
 
-def fit_logistic(labeled: np.ndarray, unlabeled: np.ndarray) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    labeled: np.ndarray, unlabeled: np.ndarray, start: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """(weights (d,), intercept) of P(unlabeled | x) = sigmoid(w.x + b), minimizing
     0.5 ||w||^2 + sum_i log(1 + exp(-s_i (w.x_i + b))), s = -1 for ``labeled``
-    (m, d) rows and +1 for ``unlabeled`` (u, d) rows."""
+    (m, d) rows and +1 for ``unlabeled`` (u, d) rows.
+
+    The objective is strictly convex, so its minimum does not depend on where
+    L-BFGS starts: ``start`` (d + 1,), the last round's (w, b), only saves
+    iterations."""
     features = np.concatenate([labeled, unlabeled])
     signs = np.concatenate([-np.ones(labeled.shape[0]), np.ones(unlabeled.shape[0])])
     width = features.shape[1]
@@ -95,7 +104,7 @@ def fit_logistic(labeled: np.ndarray, unlabeled: np.ndarray) -> tuple[np.ndarray
 
     result = minimize(
         objective,
-        np.zeros(width + 1),
+        np.zeros(width + 1) if start is None else start,
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": MAX_ITERATIONS, "gtol": 1e-9, "ftol": 1e-12},

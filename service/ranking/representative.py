@@ -14,6 +14,7 @@ import numpy as np
 
 from service.deadline import check_deadline
 from service.ranking.clustering import (
+    NearestCenters,
     centered,
     float_dtype,
     nearest_sq_distances,
@@ -21,6 +22,10 @@ from service.ranking.clustering import (
     sq_distances_to,
 )
 from service.ranking.topk import rank_order, top_k_positions
+
+# As in diversity.coreset: labeled points are tracked as centers for skipping
+# while they number at most 1 / TRACKED_LABELED_SHARE of the pool.
+TRACKED_LABELED_SHARE = 8
 
 
 def ranked_batch(
@@ -42,10 +47,11 @@ def ranked_batch(
     nearest the mean of the embeddings (coreset's cold start), scored 1:
     with no center every distance term is 1 and alpha is 1.
 
-    Cost O(m n d) to start from a labeled set (in blocks), then O(n d) per
-    pick: each pick's distances update the nearest-center distances, which
-    are never recomputed against all centers. Extra memory: one centered
-    copy of the embeddings, O(n) vectors.
+    Cost O(m n d) to start from a labeled set (in blocks), then at most
+    O(n d) per pick: each pick updates the nearest-center distances, which are
+    never recomputed against all centers, and skips the items it provably
+    cannot bring closer (``clustering.NearestCenters``, as coreset does).
+    Extra memory: one centered copy of the embeddings, O(n) vectors.
     """
     if labeled is not None and labeled.shape[0] == 0:
         labeled = None
@@ -61,10 +67,17 @@ def ranked_batch(
         first = int(np.argmin(np.where(eligible, norms, np.inf)))
         indices[0], scores[0], start, centers = first, 1.0, 1, 1
         available[first] = False
-        gaps = sq_distances_to(points, norms, first)
+        known = points[[first]]
+        gaps, owners = sq_distances_to(points, norms, first), np.zeros(len(points), np.int64)
     else:
-        gaps, _ = nearest_sq_distances(points, norms, np.subtract(labeled, mean, dtype=dtype))
+        known = np.subtract(labeled, mean, dtype=dtype)
+        gaps, owners = nearest_sq_distances(points, norms, known)
         centers = labeled.shape[0]
+        if known.shape[0] * TRACKED_LABELED_SHARE > points.shape[0]:
+            known, owners[:] = known[:0], -1  # too many to bound against each pick
+    gaps[~available] = -np.inf  # frozen: never picked, never updated
+    # Items a new center provably cannot bring closer are skipped (as coreset does).
+    tracker = NearestCenters(points, norms, gaps, owners, known, capacity=budget)
     remaining = int(available.sum())
     for k in range(start, budget):
         check_deadline()
@@ -75,9 +88,10 @@ def ranked_batch(
         pick = int(np.argmax(combined))
         indices[k], scores[k] = pick, combined[pick]
         available[pick] = False
+        gaps[pick] = -np.inf
         remaining, centers = remaining - 1, centers + 1
         if k + 1 < budget:
-            np.minimum(gaps, sq_distances_to(points, norms, pick), out=gaps)
+            tracker.add(pick)
     return indices, scores
 
 

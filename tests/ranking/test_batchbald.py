@@ -10,7 +10,14 @@ import math
 import numpy as np
 import pytest
 
-from service.ranking.batchbald import _joint_entropies, _sampled_configurations, batchbald
+from service.ranking.batchbald import (
+    _every_configuration,
+    batchbald,
+    exact_configurations,
+    joint_entropies,
+    sampled_configurations,
+    sampled_log_joint,
+)
 from tests.ranking import reference
 
 
@@ -100,13 +107,26 @@ def test_a_copy_adds_less_than_its_bald_score():
 def test_the_sampled_joint_entropy_estimates_the_exact_one():
     samples = _normalized(_samples(8, 10, 3, 9))
     chosen = samples[:4]
-    exact = np.ones((1, 10))
-    for item in chosen:
-        exact = (exact[:, None, :] * item.T[None, :, :]).reshape(-1, 10)
-    want = _joint_entropies(samples, exact, None)
-    drawn = _sampled_configurations(chosen, 20_000, np.random.default_rng(3))
-    got = _joint_entropies(samples, drawn, 1 / drawn.mean(axis=1))
+    want = joint_entropies(samples, exact_configurations(_every_configuration(chosen), np.float64))
+    log_joint = sampled_log_joint(chosen, 20_000, np.random.default_rng(3))
+    got = joint_entropies(samples, sampled_configurations(log_joint, np.float64))
     np.testing.assert_allclose(got, want, rtol=0.02)
+
+
+def test_float32_samples_score_as_float64_ones_within_float32_rounding():
+    samples = _normalized(_samples(60, 8, 4, 12))
+    eligible = np.ones(60, bool)
+    wide = batchbald(samples, 6, eligible=eligible, rng=np.random.default_rng(1), joint_samples=64)
+    narrow = batchbald(
+        samples.astype(np.float32),
+        6,
+        eligible=eligible,
+        rng=np.random.default_rng(1),
+        joint_samples=64,
+    )
+    assert narrow[1].dtype == np.float32
+    np.testing.assert_allclose(narrow[1], wide[1], rtol=1e-4)
+    assert narrow[0].tolist() == wide[0].tolist()
 
 
 def test_past_the_exact_limit_the_picks_are_seeded_and_close_to_exact():
