@@ -37,6 +37,7 @@ from service.ranking.checks import check_shape
 from service.ranking.inputs import INPUT_KINDS, LAYOUT, SPACE
 from service.ranking.params import Param
 from service.ranking.pipeline import draw_seed
+from service.ranking.registry import STRATEGIES
 from service.ranking.strategy import Strategy
 
 FEATURES = "features"
@@ -347,7 +348,7 @@ def _check_embeddings_wanted(sources: Mapping[str, PoolSource], strategy: Strate
     if strategy is not None and EMBEDDINGS not in (*strategy.arrays, *strategy.optional_arrays):
         raise InvalidInput(
             f"{strategy.name} takes no embeddings; params.embeddings_output is for "
-            "strategies that do",
+            f"strategies that do ({', '.join(_taking(EMBEDDINGS))})",
             field="params.embeddings_output",
         )
 
@@ -365,9 +366,18 @@ def _check_labeled_wanted(sources: Mapping[str, PoolSource], strategy: Strategy 
     ):
         raise InvalidInput(
             f"{strategy.name} takes no labeled embeddings; labeled_features are for "
-            "strategies that do (coreset)",
+            f"strategies that do ({', '.join(_taking(LABELED_EMBEDDINGS))})",
             field=LABELED_FEATURES,
         )
+
+
+def _taking(array: str) -> list[str]:
+    """The registered strategies that take ``array``, by name."""
+    return [
+        name
+        for name, strategy in STRATEGIES.items()
+        if array in (*strategy.arrays, *strategy.optional_arrays)
+    ]
 
 
 def held_outputs(
