@@ -216,6 +216,31 @@ def ranked_batch(inputs: BatchInputs, budget: int) -> Picks:
     )
 
 
+FALCUN_PARAMS = (
+    Param(
+        "gamma",
+        "number",
+        1.0,
+        "falcun: how greedy the draws are: 0 draws uniformly, larger values favour "
+        "the most relevant items.",
+        minimum=0.0,
+        maximum=100.0,
+    ),
+)
+
+
+def falcun(inputs: BatchInputs, budget: int) -> Picks:
+    """Uncertain and diverse draws in probability space, seeded by the request."""
+    gamma = inputs.params.get("gamma", 1.0)
+    return representative.falcun(
+        _probs(inputs),
+        budget,
+        eligible=inputs.eligible,
+        rng=inputs.rng,
+        gamma=float(gamma) if isinstance(gamma, int | float) else 1.0,
+    )
+
+
 def information_density(inputs: BatchInputs, budget: int) -> Picks:
     """Uncertainty weighed by the mean cosine similarity to the pool."""
     power = inputs.params.get("density_power", 1.0)

@@ -205,6 +205,18 @@ STRATEGIES: dict[str, Strategy] = {
             optional_arrays=("labeled_embeddings",),
         ),
         Strategy(
+            "falcun",
+            "hybrid",
+            "FALCUN (Gilhuber et al. 2024; scikit-activeml's Falcun): draws that are "
+            "uncertain and diverse in the space of class probabilities, for clients "
+            "that have no embeddings.",
+            "draw x with probability ~ (u(x) + min-max scaled min_j ||p(x) - p(x_j)||_1)^gamma",
+            "probs",
+            select=batch.falcun,
+            params=batch.FALCUN_PARAMS,
+            randomized=True,
+        ),
+        Strategy(
             "information_density",
             "hybrid",
             "Information density (Settles & Craven 2008): uncertainty weighed by how "

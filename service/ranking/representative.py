@@ -123,3 +123,51 @@ def information_density(
     kept = candidates[top_k_positions(scores[candidates], budget)]
     order = rank_order(kept, scores[kept])
     return kept[order], scores[kept[order]]
+
+
+def falcun(
+    probs: np.ndarray,
+    budget: int,
+    *,
+    eligible: np.ndarray,
+    rng: np.random.Generator,
+    gamma: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """FALCUN (Gilhuber et al. 2024; scikit-activeml's Falcun): uncertain and
+    diverse in the space of the class probabilities ``probs`` (n, c) alone.
+
+    u(x) = 1 - (p1 - p2), the margin score. The diversity term starts as u;
+    after each pick it becomes the minimum of itself and the L1 distance of
+    p(x) to the pick's probabilities, then is min-max scaled over the
+    candidates (the eligible items), as scikit-activeml does. Each pick is
+    drawn with probability proportional to (u + diversity)^gamma among the
+    candidates not yet picked (uniformly when all are 0), from ``rng``;
+    its score is that relevance. O(n c) per pick.
+    """
+    candidates = np.flatnonzero(eligible)
+    rows = np.asarray(probs[candidates], dtype=float_dtype(probs))
+    ordered = np.sort(rows, axis=1)
+    uncertainty = 1 - (ordered[:, -1] - ordered[:, -2])
+    diversity = uncertainty.copy()
+    taken = np.zeros(candidates.shape[0], dtype=bool)
+    indices = np.empty(budget, dtype=np.int64)
+    scores = np.empty(budget, dtype=rows.dtype)
+    position = -1  # the last pick's row
+    for k in range(budget):
+        check_deadline()
+        if k > 0:
+            distances = np.abs(rows - rows[position]).sum(axis=1)
+            np.minimum(diversity, distances, out=diversity)
+            low = diversity.min()
+            spread = diversity.max() - low
+            diversity -= low
+            if spread > 0:
+                diversity /= spread
+        relevance = (uncertainty + diversity) ** gamma
+        relevance[taken] = 0
+        total = relevance.sum()
+        weights = relevance / total if total > 0 else (~taken) / np.count_nonzero(~taken)
+        position = int(rng.choice(candidates.shape[0], p=weights))
+        taken[position] = True
+        indices[k], scores[k] = candidates[position], relevance[position]
+    return indices, scores

@@ -61,6 +61,7 @@ def test_randomized_strategies_are_the_random_baseline_and_seeded_batch_pickers(
         "cluster_margin",
         "discriminative",
         "embedding_kmeans",
+        "falcun",
         "random",
     ]
 

@@ -1,5 +1,5 @@
-"""ranked_batch, information_density, embedding_kmeans and discriminative over
-HTTP: the core's picks, every body type, and the refusals."""
+"""ranked_batch, information_density, embedding_kmeans, discriminative and
+falcun over HTTP: the core's picks, every body type, and the refusals."""
 
 from __future__ import annotations
 
@@ -101,6 +101,21 @@ def test_discriminative_picks_away_from_the_labeled_blob_as_the_core_does(client
     assert body["seed"] == 3
 
 
+def test_falcun_ranks_from_probabilities_alone_as_the_core_does(client):
+    _, probs = blobs()
+    fields = {"strategy": "falcun", "budget": 5, "seed": 8, "params": {"gamma": 2}}
+    body = assert_ranked(send(client, "npy", {"probabilities": probs}, **fields))
+    indices, scores = representative.falcun(
+        probs,
+        5,
+        eligible=np.ones(len(probs), bool),
+        rng=np.random.default_rng(np.random.SeedSequence(8).spawn(2)[0]),
+        gamma=2.0,
+    )
+    assert body["indices"] == indices.tolist()
+    np.testing.assert_allclose(body["scores"], scores, rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("strategy", "arrays", "fields", "field"),
     [
@@ -114,6 +129,8 @@ def test_discriminative_picks_away_from_the_labeled_blob_as_the_core_does(client
         ("embedding_kmeans", "both", {}, "probabilities"),
         ("embedding_kmeans", "embeddings", {"params": {"unit_length": 3}}, "params.unit_length"),
         ("discriminative", "embeddings", {}, "labeled_embeddings"),
+        ("falcun", "probabilities", {"params": {"gamma": -1}}, "params.gamma"),
+        ("falcun", "both", {}, "embeddings"),
         ("discriminative", "pool-labeled-width", {}, "labeled_embeddings"),
         ("discriminative", "pool-labeled", {"params": {"rounds": 4}}, "params.rounds"),
         (
