@@ -59,7 +59,7 @@ def plan_strategies(
                 family=str(strategy["family"]),
                 input=kind,
                 embeddings="embeddings" in strategy["arrays"],
-                labeled_embeddings="labeled_embeddings" in optional,
+                labeled_embeddings="labeled_embeddings" in {*strategy["arrays"], *optional},
                 randomized=bool(strategy.get("randomized", False)),
             )
         )
