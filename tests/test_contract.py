@@ -99,10 +99,10 @@ def test_a_param_description_changed_by_hand_fails(copies: tuple[Path, Path], re
     ("old", "new", "block"),
     [
         pytest.param(
-            "        minimum: 1\n    # end generated parameters.query-params",
-            "        minimum: 2\n    # end generated parameters.query-params",
+            "        default: 1.0\n    # end generated parameters.query-params",
+            "        default: 2.0\n    # end generated parameters.query-params",
             "parameters.query-params",
-            id="query-bound",
+            id="query-default",
         ),
         pytest.param(
             "        - $ref: '#/components/parameters/LayoutQuery'\n",
@@ -111,8 +111,8 @@ def test_a_param_description_changed_by_hand_fails(copies: tuple[Path, Path], re
             id="operation-ref",
         ),
         pytest.param(
-            "          minimum: 1\n        # end generated RankMultipart.params",
-            "          minimum: 1\n        extra:\n          type: string\n"
+            "          default: 1.0\n        # end generated RankMultipart.params",
+            "          default: 1.0\n        extra:\n          type: string\n"
             "        # end generated RankMultipart.params",
             "RankMultipart.params",
             id="multipart-field",
