@@ -231,25 +231,23 @@ FALCUN_PARAMS = (
 
 def falcun(inputs: BatchInputs, budget: int) -> Picks:
     """Uncertain and diverse draws in probability space, seeded by the request."""
-    gamma = inputs.params.get("gamma", 1.0)
     return representative.falcun(
         _probs(inputs),
         budget,
         eligible=inputs.eligible,
         rng=inputs.rng,
-        gamma=float(gamma) if isinstance(gamma, int | float) else 1.0,
+        gamma=_float_param(inputs, "gamma", 1.0),
     )
 
 
 def information_density(inputs: BatchInputs, budget: int) -> Picks:
     """Uncertainty weighed by the mean cosine similarity to the pool."""
-    power = inputs.params.get("density_power", 1.0)
     return representative.information_density(
         _uncertainty(inputs),
         inputs.arrays["embeddings"],
         budget,
         eligible=inputs.eligible,
-        power=float(power) if isinstance(power, int | float) else 1.0,
+        power=_float_param(inputs, "density_power", 1.0),
     )
 
 
@@ -268,3 +266,8 @@ def _probs(inputs: BatchInputs) -> np.ndarray:
 def _int_param(inputs: BatchInputs, name: str, default: int) -> int:
     value = inputs.params.get(name)
     return default if value is None else int(value)
+
+
+def _float_param(inputs: BatchInputs, name: str, default: float) -> float:
+    value = inputs.params.get(name)
+    return default if value is None else float(value)

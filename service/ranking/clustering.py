@@ -44,6 +44,13 @@ def row_sq_norms(points: np.ndarray) -> np.ndarray:
     return norms
 
 
+def unit_rows(points: np.ndarray) -> np.ndarray:
+    """``points`` (n, d) scaled to unit length, a new array; an all-zero row stays zero."""
+    lengths = np.sqrt(row_sq_norms(points))[:, None]
+    units: np.ndarray = np.divide(points, lengths, out=np.zeros_like(points), where=lengths > 0)
+    return units
+
+
 def sq_distances_from_products(
     products: np.ndarray, norms: np.ndarray, center_norm: float
 ) -> np.ndarray:

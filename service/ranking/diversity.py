@@ -25,6 +25,7 @@ from service.ranking.clustering import (
     row_sq_norms,
     sq_distances_from_products,
     sq_distances_to,
+    unit_rows,
 )
 from service.ranking.rowops import columns
 from service.ranking.topk import rank_order, top_k_positions
@@ -258,8 +259,7 @@ def embedding_kmeans(
     pool = np.flatnonzero(eligible)
     points = np.asarray(embeddings[pool], dtype=dtype)
     if unit_length:
-        lengths = np.sqrt(row_sq_norms(points))[:, None]
-        points = np.divide(points, lengths, out=np.zeros_like(points), where=lengths > 0)
+        points = unit_rows(points)
     labels = kmeans(points, budget, rng=rng)
     n_clusters = int(labels.max()) + 1
     centers = np.zeros((n_clusters, points.shape[1]), dtype=dtype)

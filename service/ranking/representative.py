@@ -20,8 +20,11 @@ from service.ranking.clustering import (
     nearest_sq_distances,
     row_sq_norms,
     sq_distances_to,
+    unit_rows,
 )
+from service.ranking.rowops import columns
 from service.ranking.topk import rank_order, top_k_positions
+from service.ranking.uncertainty import margin_of_columns
 
 # As in diversity.coreset: labeled points are tracked as centers for skipping
 # while they number at most 1 / TRACKED_LABELED_SHARE of the pool.
@@ -113,10 +116,7 @@ def information_density(
     """
     dtype = float_dtype(embeddings)
     values = np.asarray(embeddings, dtype=dtype)
-    lengths = np.sqrt(row_sq_norms(values))
-    units = np.divide(
-        values, lengths[:, None], out=np.zeros_like(values), where=lengths[:, None] > 0
-    )
+    units = unit_rows(values)
     density = np.maximum(units @ units.mean(axis=0), 0)
     scores = np.asarray(uncertainty, dtype=dtype) * density**power
     candidates = np.flatnonzero(eligible)
@@ -146,8 +146,7 @@ def falcun(
     """
     candidates = np.flatnonzero(eligible)
     rows = np.asarray(probs[candidates], dtype=float_dtype(probs))
-    ordered = np.sort(rows, axis=1)
-    uncertainty = 1 - (ordered[:, -1] - ordered[:, -2])
+    uncertainty = margin_of_columns(columns(rows))
     diversity = uncertainty.copy()
     taken = np.zeros(candidates.shape[0], dtype=bool)
     indices = np.empty(budget, dtype=np.int64)
