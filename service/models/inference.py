@@ -89,11 +89,13 @@ class FeatureInput:
 
 @dataclass(frozen=True)
 class ModelOutput:
-    """The output read as class scores, and what it holds."""
+    """The output read as class scores, and what it holds; ``classes`` is C when
+    the output's signature fixes it."""
 
     name: str
     kind: OutputKind
     zipmap: bool
+    classes: int | None = None
 
 
 def feature_input(session: ort.InferenceSession) -> FeatureInput:
@@ -156,7 +158,9 @@ def model_output(
                 "class probabilities or logits",
                 field="output",
             )
-    return ModelOutput(arg.name, kind, arg.type in ZIPMAP_TYPES)
+    zipmap = arg.type in ZIPMAP_TYPES
+    classes = None if zipmap or len(arg.shape) != 2 else _fixed(arg.shape[1])
+    return ModelOutput(arg.name, kind, zipmap, classes)
 
 
 def check_features(features: np.ndarray, spec: FeatureInput) -> None:

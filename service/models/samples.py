@@ -57,7 +57,7 @@ def predict_samples(
     params.passes) rather than given back as identical samples.
     """
     _check_same(
-        [(member.name, _declared_classes(member.runs)) for member in members], "gives {} classes"
+        [(member.name, member.runs.target.classes) for member in members], "gives {} classes"
     )
     n_rows = features.shape[0]
     rows = _block_rows(members, len(members) * passes, max_block_bytes)
@@ -80,7 +80,7 @@ def _block_rows(members: Sequence[SampleMember], columns: int, max_bytes: int) -
     signatures fix the class count."""
     free = [member.runs.rows for member in members if member.runs.spec.batch is None]
     rows = min(free) if free else max(member.runs.rows for member in members)
-    classes = _declared_classes(members[0].runs)
+    classes = members[0].runs.target.classes
     if classes is not None:
         rows = min(rows, max(1, max_bytes // (columns * classes * _FLOAT32_BYTES)))
     return rows
@@ -132,15 +132,6 @@ def _check_passes_differ(stacked: np.ndarray, name: str) -> None:
             "differ",
             field="params.passes",
         )
-
-
-def _declared_classes(runs: PlannedRuns) -> int | None:
-    """The class count the output's signature fixes, if it does."""
-    output = next((arg for arg in runs.session.get_outputs() if arg.name == runs.target.name), None)
-    if output is None or runs.target.zipmap or len(output.shape) != 2:
-        return None
-    size = output.shape[1]
-    return size if isinstance(size, int) and size > 0 else None
 
 
 def _check_same(values: Sequence[tuple[str, int | None]], phrase: str) -> None:
