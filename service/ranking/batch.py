@@ -11,8 +11,8 @@ import numpy as np
 
 from service.errors import InvalidInput
 from service.ranking import batchbald as batchbald_core
+from service.ranking import coverage, diversity, representative, uncertainty
 from service.ranking import discriminative as discriminative_core
-from service.ranking import diversity, representative, uncertainty
 from service.ranking.params import Param
 from service.ranking.rowops import columns
 from service.ranking.strategy import BatchInputs, Picks
@@ -237,6 +237,78 @@ def falcun(inputs: BatchInputs, budget: int) -> Picks:
         eligible=inputs.eligible,
         rng=inputs.rng,
         gamma=_float_param(inputs, "gamma", 1.0),
+    )
+
+
+TYPICLUST_PARAMS = (
+    Param(
+        "max_clusters",
+        "integer",
+        coverage.DEFAULT_MAX_CLUSTERS,
+        "typiclust: at most this many k-means clusters (labeled + budget when fewer); "
+        "past it, clusters take further picks, the least covered first.",
+        minimum=1,
+        maximum=10_000,
+    ),
+    Param(
+        "typicality_neighbours",
+        "integer",
+        coverage.DEFAULT_TYPICALITY_NEIGHBOURS,
+        "typiclust: nearest members of its cluster whose mean distance an item's "
+        "typicality inverts.",
+        minimum=1,
+        maximum=1000,
+    ),
+)
+
+
+def typiclust(inputs: BatchInputs, budget: int) -> Picks:
+    """The most typical item of the largest uncovered clusters, seeded by the request."""
+    return coverage.typiclust(
+        inputs.arrays["embeddings"],
+        budget,
+        eligible=inputs.eligible,
+        rng=inputs.rng,
+        labeled=inputs.arrays.get("labeled_embeddings"),
+        max_clusters=_int_param(inputs, "max_clusters", coverage.DEFAULT_MAX_CLUSTERS),
+        neighbours=_int_param(
+            inputs, "typicality_neighbours", coverage.DEFAULT_TYPICALITY_NEIGHBOURS
+        ),
+    )
+
+
+PROBCOVER_PARAMS = (
+    Param(
+        "delta",
+        "number",
+        None,
+        "probcover: the radius of the balls, in embedding units; default the median "
+        f"distance from an item to its {coverage.DEFAULT_DELTA_NEIGHBOUR}th nearest neighbour.",
+        minimum=0.0,
+    ),
+    Param(
+        "cover_neighbours",
+        "integer",
+        coverage.DEFAULT_COVER_NEIGHBOURS,
+        "probcover: at most this many nearest items lie in a ball (edges kept per item, "
+        "memory n x cover_neighbours).",
+        minimum=1,
+        maximum=128,
+    ),
+)
+
+
+def probcover(inputs: BatchInputs, budget: int) -> Picks:
+    """Greedy coverage of delta-balls around the pool items, seeded by the request."""
+    delta = inputs.params.get("delta")
+    return coverage.probcover(
+        inputs.arrays["embeddings"],
+        budget,
+        eligible=inputs.eligible,
+        rng=inputs.rng,
+        labeled=inputs.arrays.get("labeled_embeddings"),
+        delta=None if delta is None else float(delta),
+        neighbours=_int_param(inputs, "cover_neighbours", coverage.DEFAULT_COVER_NEIGHBOURS),
     )
 
 

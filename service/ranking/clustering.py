@@ -237,19 +237,36 @@ def kmeans(
     *,
     rng: np.random.Generator,
     iterations: int = KMEANS_ITERATIONS,
+    fit_rows: int | None = None,
 ) -> np.ndarray:
     """Cluster labels (m,) int64 of ``points`` (m, d) by Lloyd's k-means.
 
     Seeds by k-means++ (first seed uniform), then at most ``iterations``
     rounds of assign-to-nearest and move-to-mean, stopping early once no label
-    changes; a center that loses every point stays where it is. Clusters left
-    empty are dropped and the rest renumbered 0, 1, ... in seed order, so
-    there may be fewer than ``n_clusters`` (duplicate points, say). Needs
-    1 <= n_clusters <= m. Cost O((1 + iterations) m k d) time at most (the
-    seeding skips points a new seed cannot reach, see ``NearestCenters``),
-    O(m d + k d) memory.
+    changes; a center that loses every point stays where it is. With
+    ``fit_rows`` < m, the centers are fitted on that many rows drawn without
+    replacement and every point then goes to its nearest center (one more
+    O(m k d) pass): the fit costs O(fit_rows k d) per round instead of
+    O(m k d). Clusters left empty are dropped and the rest renumbered 0, 1,
+    ... in seed order, so there may be fewer than ``n_clusters`` (duplicate
+    points, say). Needs 1 <= n_clusters <= min(m, fit_rows). Cost O((1 +
+    iterations) m k d) time at most (the seeding skips points a new seed
+    cannot reach, see ``NearestCenters``), O(m d + k d) memory.
     """
     points, _ = centered(points, float_dtype(points))
+    fitted = points
+    if fit_rows is not None and fit_rows < points.shape[0]:
+        fitted = points[np.sort(rng.choice(points.shape[0], fit_rows, replace=False))]
+    centers, labels = _lloyd(fitted, n_clusters, rng=rng, iterations=iterations)
+    if fitted is not points:
+        labels = nearest(points, centers)
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+def _lloyd(
+    points: np.ndarray, n_clusters: int, *, rng: np.random.Generator, iterations: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-means++ seeds refined by Lloyd's rounds: the centers (k, d) and labels (m,)."""
     norms = row_sq_norms(points)
     first = int(rng.random() * points.shape[0])
     gaps = sq_distances_to(points, norms, first)
@@ -266,7 +283,7 @@ def kmeans(
         if np.array_equal(moved, labels):
             break
         labels = moved
-    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    return centers, labels
 
 
 def _move_to_means(centers: np.ndarray, points: np.ndarray, labels: np.ndarray) -> None:

@@ -60,7 +60,7 @@ def coreset(
     """
     if labeled is not None and labeled.shape[0] == 0:
         labeled = None
-    _check_inputs(budget, eligible, embeddings, labeled=labeled)
+    check_batch_inputs(budget, eligible, embeddings, labeled=labeled)
     dtype = float_dtype(embeddings) if labeled is None else float_dtype(embeddings, labeled)
     points, mean = centered(embeddings, dtype)
     norms = row_sq_norms(points)  # squared distances to the mean
@@ -113,7 +113,7 @@ def badge(
     per pick (uniformly once every D^2 is 0); it is scored D. Cost
     O(n (c + d)) per pick, O(n c) extra memory.
     """
-    _check_inputs(budget, eligible, embeddings, probs=probs)
+    check_batch_inputs(budget, eligible, embeddings, probs=probs)
     dtype = float_dtype(probs, embeddings)
     residuals = gradient_residuals(probs, dtype)
     hidden = embeddings.astype(dtype, copy=False)
@@ -182,7 +182,7 @@ def cluster_margin(
     eligible items and 1 <= clusters <= candidates.
     """
     n_clusters = budget if clusters is None else clusters
-    _check_inputs(budget, eligible, embeddings, probs=probs)
+    check_batch_inputs(budget, eligible, embeddings, probs=probs)
     if not budget <= candidates <= np.count_nonzero(eligible):
         raise ValueError(
             f"expected budget <= candidates <= eligible items, got budget {budget}, "
@@ -214,7 +214,7 @@ def round_robin(labels: np.ndarray) -> np.ndarray:
     return np.lexsort((cluster_order[labels], turns))
 
 
-def _check_inputs(
+def check_batch_inputs(
     budget: int,
     eligible: np.ndarray,
     embeddings: np.ndarray,
@@ -254,7 +254,7 @@ def embedding_kmeans(
     budget, the centers take further turns in the same order. Score:
     1 / (1 + distance to the center). Cost O((1 + iterations) n k d).
     """
-    _check_inputs(budget, eligible, embeddings)
+    check_batch_inputs(budget, eligible, embeddings)
     dtype = float_dtype(embeddings)
     pool = np.flatnonzero(eligible)
     points = np.asarray(embeddings[pool], dtype=dtype)

@@ -191,6 +191,35 @@ STRATEGIES: dict[str, Strategy] = {
             arrays=("embeddings",),
         ),
         Strategy(
+            "typiclust",
+            "diversity",
+            "TypiClust (Hacohen et al. 2022; scikit-activeml's TypiClust): for cold starts "
+            "and small budgets, the most typical item of each of the largest clusters "
+            "no labeled item covers.",
+            "k-means into |L| + budget clusters; in the least covered, largest: "
+            "argmax 1 / mean_{k nearest j} ||h - h_j||",
+            None,
+            select=batch.typiclust,
+            params=batch.TYPICLUST_PARAMS,
+            randomized=True,
+            arrays=("embeddings",),
+            optional_arrays=("labeled_embeddings",),
+        ),
+        Strategy(
+            "probcover",
+            "diversity",
+            "ProbCover (Yehuda et al. 2022; small-text's and scikit-activeml's ProbCover): "
+            "for cold starts and small budgets, greedy coverage of the pool by balls of "
+            "radius delta, the labeled items' balls counted as covered.",
+            "argmax_x |{y uncovered : ||h_x - h_y|| <= delta}| over a bounded k-nearest graph",
+            None,
+            select=batch.probcover,
+            params=batch.PROBCOVER_PARAMS,
+            randomized=True,
+            arrays=("embeddings",),
+            optional_arrays=("labeled_embeddings",),
+        ),
+        Strategy(
             "ranked_batch",
             "hybrid",
             "Ranked batch-mode sampling (Cardoso et al. 2017; modAL's "

@@ -62,7 +62,9 @@ def test_randomized_strategies_are_the_random_baseline_and_seeded_batch_pickers(
         "discriminative",
         "embedding_kmeans",
         "falcun",
+        "probcover",
         "random",
+        "typiclust",
     ]
 
 
