@@ -6,9 +6,10 @@ budget counts the pool rows left after ``exclude``; probability rows sum to
 1; a strategy takes only the inputs and arrays ``GET /v1/strategies`` lists
 for it; the arrays of one request share their pool axis and embeddings their
 width; ``features`` fit the model's input; ``candidates`` lie between the
-budget and the pool; a JSON body carries the whole request, so no query
-parameter goes beside it. A request generated from the document alone breaks
-one of these almost always, and its 422 says so rightly.
+budget and the pool, and ``rounds`` at most the budget; a JSON body carries
+the whole request, so no query parameter goes beside it. A request
+generated from the document alone breaks one of these almost always, and
+its 422 says so rightly.
 
 ``rankable`` keeps what it can of a generated request (strategy, pool size,
 widths, parameters, options, the numbers themselves) and changes only what
@@ -216,6 +217,8 @@ def rankable(fields: RankFields, media_type: str) -> RankFields:
     budget = min(max(fields.budget, 1), rows - len(exclude))
     if strategy.name == "cluster_margin":
         params = _cluster_params(params, budget, rows - len(exclude))
+    if "rounds" in params:  # discriminative: sub-batches, at most the budget
+        params["rounds"] = min(_integer(params["rounds"], 1), budget)
     described = strategy.describe()
     return RankFields(
         strategy=fields.strategy if get_strategy(fields.strategy) is strategy else strategy.name,

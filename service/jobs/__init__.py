@@ -3,12 +3,16 @@
 from service.jobs.catalog import ARRAY_FIELDS, SELECTION_METHODS, describe_inputs
 from service.jobs.request import JobSummary, RankAnswer, RankLimits, RankRequest
 from service.jobs.run import rank
+from service.ranking.composition import BALANCE_BY, Balance, Prefilter
 from service.ranking.selection import Selection
 
 __all__ = [
     "ARRAY_FIELDS",
+    "BALANCE_BY",
     "SELECTION_METHODS",
+    "Balance",
     "JobSummary",
+    "Prefilter",
     "RankAnswer",
     "RankLimits",
     "RankRequest",

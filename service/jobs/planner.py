@@ -19,9 +19,11 @@ from service.errors import InvalidInput
 from service.jobs.params import check_params
 from service.jobs.request import JobSummary, RankLimits, RankRequest
 from service.ranking.checks import check_finite, check_shape
+from service.ranking.composition import BALANCED_SELECTIONS, Balance
 from service.ranking.inputs import ARRAY_ROLES, ArraySpec, InputKind
 from service.ranking.items import Chunk, item_chunks, ragged_chunks
-from service.ranking.pipeline import RankPlan
+from service.ranking.pipeline import PrefilterPlan, RankPlan
+from service.ranking.registry import get_strategy
 from service.ranking.strategy import Strategy
 
 # Pool chunks are sized as if every element were float64, the widest working
@@ -88,7 +90,9 @@ def plan_job(
     """The job of ``request`` for ``strategy``, given its arrays (features
     already turned into the output of the model ``model_id``) and its
     remaining parameters."""
-    kind, source = _input(sources, strategy, kinds)
+    prefilter = _prefilter(request, strategy)
+    scorer = strategy if strategy.form is not None or prefilter is None else prefilter.strategy
+    kind, source = _input(sources, scorer, kinds)
     declared = strategy.params + (kind.params if kind else ())
     checked = check_params(params, declared, strict=request.params_typed)
     shapes: list[tuple[ArraySpec, tuple[int, ...]]] = []
@@ -109,6 +113,7 @@ def plan_job(
     if limits.max_rows is not None:
         check_pool_rows(pool_size, limits.max_rows, name=shapes[0][0].name)
     _check_options(request, strategy, kind)
+    _check_composition(request, strategy, kind, prefilter, source)
     exclude = check_exclude(request.exclude, pool_size=pool_size)
     if limits.max_budget is not None and request.budget > limits.max_budget:
         raise InvalidInput(
@@ -126,8 +131,100 @@ def plan_job(
         seed=request.seed,
         keep_all_scores=request.return_all_scores,
         selection=request.selection,
+        prefilter=prefilter,
+        balance=request.balance,
     )
     return Job(plan, pool_size, source, arrays, lengths, model_id)
+
+
+def _prefilter(request: RankRequest, strategy: Strategy) -> PrefilterPlan | None:
+    """The request's prefilter with its strategy resolved: a pointwise strategy
+    in front of a batch strategy, keeping at least the budget."""
+    if request.prefilter is None:
+        return None
+    if strategy.pointwise:
+        raise InvalidInput(
+            f"prefilter narrows the pool for a batch strategy; {strategy.name!r} scores "
+            "each item on its own, so its top items need no prefilter",
+            field="prefilter",
+        )
+    try:
+        scorer = get_strategy(request.prefilter.strategy)
+    except InvalidInput as error:
+        error.field = "prefilter.strategy"
+        raise
+    if not scorer.pointwise:
+        raise InvalidInput(
+            f"the prefilter must be a pointwise strategy; {scorer.name!r} picks a batch itself",
+            field="prefilter.strategy",
+        )
+    if request.prefilter.keep < request.budget:
+        raise InvalidInput(
+            f"prefilter keep ({request.prefilter.keep}) must be at least the budget "
+            f"({request.budget})",
+            field="prefilter.keep",
+        )
+    return PrefilterPlan(scorer, request.prefilter.keep)
+
+
+def _check_composition(
+    request: RankRequest,
+    strategy: Strategy,
+    kind: InputKind | None,
+    prefilter: PrefilterPlan | None,
+    source: PoolSource | None,
+) -> None:
+    """Refuse a prefilter or balance the input kind or strategy cannot serve."""
+    if prefilter is not None and kind is not None:
+        if kind.reduce is not None:
+            raise InvalidInput(
+                f"a prefilter needs one class distribution per item; {kind.name} scores "
+                "several units per item",
+                field="prefilter",
+            )
+        if not prefilter.strategy.accepts(kind) or (
+            prefilter.strategy.form == "samples" and strategy.form == "probs"
+        ):
+            raise InvalidInput(
+                f"prefilter {prefilter.strategy.name!r} cannot score the "
+                f"{'class probabilities' if strategy.form == 'probs' else kind.name} "
+                f"{strategy.name!r} ranks from; it takes {', '.join(prefilter.strategy.inputs)}",
+                field="prefilter.strategy",
+            )
+    balance = request.balance
+    if balance is None:
+        return
+    if not strategy.pointwise:
+        raise InvalidInput(
+            f"balance splits the top scores into class quotas; {strategy.name!r} picks its "
+            "batch itself (a prefilter can narrow its pool instead)",
+            field="balance",
+        )
+    if kind is None or source is None or kind.reduce is not None:
+        name = kind.name if kind is not None else "this input"
+        raise InvalidInput(
+            f"balance needs one predicted class per item; {name} scores several units per item",
+            field="balance",
+        )
+    if request.selection.method not in BALANCED_SELECTIONS:
+        raise InvalidInput(
+            f"balance draws with selection {', '.join(BALANCED_SELECTIONS)}, "
+            f"not {request.selection.method!r}",
+            field="selection.method",
+        )
+    _check_targets(balance, source.shape[-1])
+
+
+def _check_targets(balance: Balance, n_classes: int) -> None:
+    if balance.targets is None:
+        return
+    if len(balance.targets) != n_classes:
+        raise InvalidInput(
+            f"expected one target per class ({n_classes}), got {len(balance.targets)}",
+            field="balance.targets",
+        )
+    if not sum(balance.targets) > 0:
+        raise InvalidInput("targets must hold a positive share", field="balance.targets")
 
 
 def _input(

@@ -10,6 +10,7 @@ import numpy as np
 from service.decoding.sources import PoolSource
 from service.models.inference import INFERENCE_CHUNK_BYTES
 from service.ranking.chunks import DEFAULT_CHUNK_BYTES
+from service.ranking.composition import Balance, Prefilter
 from service.ranking.pipeline import Ranking
 from service.ranking.selection import Selection
 
@@ -25,6 +26,8 @@ class RankRequest:
     ``exclude`` holds pool indices as sent (any integer array). ``model`` is
     a model id or bundled name, a committee's (a tuple, or ids and names
     separated by commas), or the bytes of an .onnx file sent with the request.
+    ``prefilter`` and ``balance`` compose the selection (see
+    ``ranking.composition``).
     """
 
     strategy: str
@@ -38,6 +41,8 @@ class RankRequest:
     return_all_scores: bool = False
     selection: Selection = field(default_factory=Selection)
     model: str | bytes | tuple[str, ...] | None = None
+    prefilter: Prefilter | None = None
+    balance: Balance | None = None
 
 
 @dataclass(frozen=True)
@@ -73,11 +78,14 @@ class JobSummary:
 @dataclass(frozen=True)
 class RankAnswer:
     """A ranking and what it answered: the strategy's registered name (an
-    alias resolved), the budget, the selection and the model that scored
-    the features, if any (a committee's member ids, in order)."""
+    alias resolved), the budget, the selection, its prefilter (the registered
+    name) and balance, and the model that scored the features, if any (a
+    committee's member ids, in order)."""
 
     ranking: Ranking
     strategy: str
     budget: int
     selection: Selection
     model_id: str | tuple[str, ...] | None = None
+    prefilter: Prefilter | None = None
+    balance: Balance | None = None

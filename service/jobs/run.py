@@ -21,6 +21,7 @@ from service.jobs.planner import plan_job
 from service.jobs.request import JobSummary, RankAnswer, RankLimits, RankRequest
 from service.models.inference import OUTPUT_KINDS
 from service.models.store import ModelStore
+from service.ranking.composition import Prefilter
 from service.ranking.inputs import INPUT_KINDS, InputKind
 from service.ranking.pipeline import rank_pool
 from service.ranking.registry import get_strategy
@@ -84,7 +85,16 @@ def rank(
     if scored.samples is not None and scored.samples.seed is not None and ranking.seed is None:
         # The dropout's seed reproduces the ranking, so the answer names it.
         ranking = replace(ranking, seed=scored.samples.seed)
-    return RankAnswer(ranking, strategy.name, job.plan.budget, job.plan.selection, model_id)
+    prefilter = job.plan.prefilter
+    return RankAnswer(
+        ranking,
+        strategy.name,
+        job.plan.budget,
+        job.plan.selection,
+        model_id,
+        prefilter=None if prefilter is None else Prefilter(prefilter.strategy.name, prefilter.keep),
+        balance=job.plan.balance,
+    )
 
 
 def _check_held_output(sources: Mapping[str, PoolSource], max_bytes: int | None) -> None:

@@ -14,14 +14,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.ranking.bayesian import mean_of_pass_columns
-from service.ranking.inputs import ChunkContext, InputKind
+from service.ranking.composition import Balance, BalancedSelector, prefilter_positions
+from service.ranking.inputs import ARRAY_ROLES, ChunkContext, InputKind
 from service.ranking.items import Chunk
-from service.ranking.params import ParamValues
+from service.ranking.params import ParamValue, ParamValues
 from service.ranking.selection import Selection, make_selector
 from service.ranking.strategy import BatchInputs, Strategy
 
 # Seeds the service draws fit in 53 bits, so JavaScript clients can echo them.
 SEED_BITS = 53
+
+
+@dataclass(frozen=True)
+class PrefilterPlan:
+    """The pointwise ``strategy`` whose ``keep`` best items a batch strategy picks from."""
+
+    strategy: Strategy
+    keep: int
+
+    def describe(self) -> dict[str, object]:
+        return {"strategy": self.strategy.name, "keep": self.keep}
 
 
 @dataclass(frozen=True)
@@ -31,7 +43,9 @@ class RankPlan:
     ``input_kind`` is None for a strategy that takes no probability input.
     ``exclude`` holds sorted, unique, in-range pool indices; ``params`` the
     checked parameters of the strategy and the input kind; ``normalize``
-    whether the input's rows are rescaled to sum to 1.
+    whether the input's rows are rescaled to sum to 1. ``prefilter`` (batch
+    strategies) narrows the pool first; ``balance`` (pointwise strategies)
+    splits the batch into quotas over the predicted classes.
     """
 
     strategy: Strategy
@@ -43,10 +57,13 @@ class RankPlan:
     seed: int | None = None
     keep_all_scores: bool = False
     selection: Selection = field(default_factory=Selection)
+    prefilter: PrefilterPlan | None = None
+    balance: Balance | None = None
 
     @property
     def randomized(self) -> bool:
-        return self.strategy.randomized or self.selection.randomized
+        prefilter_randomized = self.prefilter is not None and self.prefilter.strategy.randomized
+        return self.strategy.randomized or self.selection.randomized or prefilter_randomized
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,7 @@ def _rank_pointwise(chunks: Iterable[Chunk], *, pool_size: int, plan: RankPlan) 
     score = make_scorer(plan.params, score_rng)
     reduce = plan.input_kind.reduce if plan.input_kind is not None else None
     selector = make_selector(plan.selection, plan.budget, select_rng, pool_size)
+    balanced: BalancedSelector | None = None
     all_scores: np.ndarray | None = None
     for chunk, probs in _prepared(chunks, plan):
         scores = score(probs)
@@ -112,8 +130,17 @@ def _rank_pointwise(chunks: Iterable[Chunk], *, pool_size: int, plan: RankPlan) 
             if all_scores is None:
                 all_scores = np.empty(pool_size, dtype=scores.dtype)
             all_scores[offset : offset + size] = scores
-        selector.push(scores, offset, _excluded(plan.exclude, offset, size))
-    indices, top_scores = selector.result()
+        excluded = _excluded(plan.exclude, offset, size)
+        if plan.balance is None:
+            selector.push(scores, offset, excluded)
+            continue
+        if balanced is None:
+            n_classes = probs.shape[-2]
+            balanced = BalancedSelector(
+                plan.budget, plan.selection, select_rng, n_classes, plan.balance
+            )
+        balanced.push(scores, offset, excluded, predicted_classes(probs))
+    indices, top_scores = (balanced or selector).result()
     return Ranking(indices, top_scores, pool_size, seed, all_scores)
 
 
@@ -138,9 +165,60 @@ def _rank_batch(
         probs = np.moveaxis(gathered, -1, 0)
     eligible = np.ones(pool_size, dtype=bool)
     eligible[plan.exclude] = False
-    rng = np.random.default_rng(_seed_streams(seed)[0])
-    indices, scores = select(BatchInputs(probs, arrays, eligible, plan.params, rng), plan.budget)
-    return Ranking(indices, scores, pool_size, seed, None)
+    streams = _seed_streams(seed)
+    rng = np.random.default_rng(streams[0])
+    if plan.prefilter is None:
+        whole = BatchInputs(probs, arrays, eligible, plan.params, rng)
+        indices, scores = select(whole, plan.budget)
+        return Ranking(indices, scores, pool_size, seed, None)
+    if probs is None:
+        raise ValueError("a prefilter scores the request's input: send its chunks")
+    survivors = _prefiltered(
+        np.moveaxis(probs, 0, -1), eligible, plan.prefilter, np.random.default_rng(streams[1])
+    )
+    kept = {
+        role: array[survivors] if ARRAY_ROLES[role].axes[0] == "N" else array
+        for role, array in arrays.items()
+    }
+    narrowed = BatchInputs(
+        probs[survivors] if plan.strategy.form is not None else None,
+        kept,
+        np.ones(survivors.shape[0], dtype=bool),
+        plan.params,
+        rng,
+    )
+    indices, scores = select(narrowed, plan.budget)
+    return Ranking(survivors[indices], scores, pool_size, seed, None)
+
+
+def _prefiltered(
+    cols: np.ndarray, eligible: np.ndarray, prefilter: PrefilterPlan, rng: np.random.Generator
+) -> np.ndarray:
+    """Pool positions (keep,) ascending of the eligible items the prefilter's
+    pointwise strategy scores highest, from class columns (c, n) or pass
+    columns (t, c, n)."""
+    strategy = prefilter.strategy
+    if strategy.make_scorer is None:
+        raise ValueError(f"{strategy.name} is a batch strategy")
+    if strategy.form == "probs" and cols.ndim == 3:
+        cols = mean_of_pass_columns(cols)
+    defaults: ParamValues = {param.name: _default(param.default) for param in strategy.params}
+    scores = strategy.make_scorer(defaults, rng)(cols)
+    return prefilter_positions(scores, eligible, prefilter.keep)
+
+
+def _default(value: object) -> ParamValue:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"a parameter default must be a JSON scalar, got {value!r}")
+
+
+def predicted_classes(cols: np.ndarray) -> np.ndarray:
+    """Each item's most likely class (n,) from class columns (c, n), or from the
+    mean over passes of pass columns (t, c, n); ties: the lower class."""
+    mean = mean_of_pass_columns(cols) if cols.ndim == 3 else cols
+    classes: np.ndarray = np.argmax(mean, axis=0)
+    return classes
 
 
 def _prepared(chunks: Iterable[Chunk], plan: RankPlan) -> Iterator[tuple[Chunk, np.ndarray]]:

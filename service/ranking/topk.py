@@ -55,10 +55,18 @@ class RunningTopK:
         self._size = 0
         self._threshold: float | None = None
 
-    def push(self, scores: np.ndarray, offset: int, values: np.ndarray | None = None) -> None:
+    def push(
+        self,
+        scores: np.ndarray,
+        offset: int,
+        values: np.ndarray | None = None,
+        indices: np.ndarray | None = None,
+    ) -> None:
         """Add the scores (m,) of pool items ``offset .. offset + m - 1``.
 
-        ``values`` (m,), if given, rides along with the scores.
+        ``values`` (m,), if given, rides along with the scores. ``indices``
+        (m,), if given, are the items' pool indices in place of ``offset ..``:
+        ascending, and above every index pushed before.
         """
         if self._threshold is None:
             positions = np.arange(scores.shape[0])
@@ -67,7 +75,7 @@ class RunningTopK:
             if not positions.shape[0]:
                 return
         kept = scores[positions]
-        self._indices.append(positions + offset)
+        self._indices.append(positions + offset if indices is None else indices[positions])
         self._scores.append(kept)
         self._values.append(kept if values is None else values[positions])
         self._size += positions.shape[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from service.decoding.limits import ArrayLimits
 from service.decoding.npy import ByteStream, NpyReader
 from service.decoding.sources import ArraySource, PoolSource
 from service.errors import InvalidInput, MalformedBody, ServiceBusy, UnsupportedMediaType
-from service.jobs import ARRAY_FIELDS, RankRequest, Selection
+from service.jobs import ARRAY_FIELDS, Balance, Prefilter, RankRequest, Selection
 from service.web.schemas import RankJsonSchema, RankQuerySchema, split_query
 
 NPY_MEDIA_TYPE = "application/x-npy"
@@ -43,6 +44,11 @@ ACCEPTED_MEDIA_TYPES = ("application/json", NPY_MEDIA_TYPE, "multipart/form-data
 JSON_PLACES = {
     "selection": "selection.method",
     "beta": "selection.beta",
+    "prefilter": "prefilter.strategy",
+    "prefilter_keep": "prefilter.keep",
+    "balance": "balance.by",
+    "balance_targets": "balance.targets",
+    "balance_strict": "balance.strict",
     "input": "the array's own field (probabilities, logits, samples, ...)",
 }
 
@@ -203,6 +209,19 @@ def _request(
         return_all_scores=fields["return_all_scores"],
         selection=Selection(**fields["selection"]),
         model=fields.get("model"),
+        prefilter=Prefilter(**fields["prefilter"]) if fields.get("prefilter") else None,
+        balance=_balance(fields.get("balance")),
+    )
+
+
+def _balance(fields: Mapping[str, Any] | None) -> Balance | None:
+    if fields is None:
+        return None
+    targets = fields.get("targets")
+    return Balance(
+        by=fields["by"],
+        targets=None if targets is None else tuple(float(t) for t in targets),
+        strict=bool(fields.get("strict", False)),
     )
 
 
@@ -269,8 +288,46 @@ def _read_text_fields(
     scalars, params = split_query(dict(args))
     fields = RankQuerySchema().load(scalars)
     fields["selection"] = {"method": fields["selection"], "beta": fields.pop("beta")}
+    _nest_composition(fields)
     exclude = _parse_index_list(str(fields["exclude"]))
     return fields, params, exclude
+
+
+def _nest_composition(fields: dict[str, Any]) -> None:
+    """Gather the flat prefilter and balance text fields as the JSON objects."""
+    strategy, keep = fields.pop("prefilter", None), fields.pop("prefilter_keep", None)
+    if (strategy is None) != (keep is None):
+        missing = "prefilter_keep" if keep is None else "prefilter"
+        raise InvalidInput(
+            "send prefilter (a pointwise strategy) and prefilter_keep (items to keep) together",
+            field=missing,
+        )
+    if strategy is not None:
+        fields["prefilter"] = {"strategy": strategy, "keep": keep}
+    by, targets = fields.pop("balance", None), fields.pop("balance_targets", None)
+    strict = fields.pop("balance_strict")
+    if by is None:
+        if targets is not None:
+            raise InvalidInput("balance_targets needs balance=predicted_class", field="balance")
+        return
+    fields["balance"] = {"by": by, "strict": strict}
+    if targets is not None:
+        fields["balance"]["targets"] = _parse_targets(targets)
+
+
+def _parse_targets(text: str) -> list[float]:
+    """Comma-separated class proportions, e.g. "0.5,0.25,0.25": finite, >= 0."""
+    try:
+        values = [float(item) for item in text.split(",")]
+    except ValueError:
+        raise InvalidInput(
+            f"expected comma-separated numbers, got {text[:80]!r}", field="balance_targets"
+        ) from None
+    if not all(math.isfinite(value) and value >= 0 for value in values):
+        raise InvalidInput(
+            f"targets must be finite and at least 0, got {text[:80]!r}", field="balance_targets"
+        )
+    return values
 
 
 def _parse_index_list(text: str) -> np.ndarray:

@@ -62,6 +62,10 @@ def _render(answer: RankAnswer) -> dict[str, object]:
         "scores": ranking.scores,
         "selection": answer.selection.describe(),
     }
+    if answer.prefilter is not None:
+        body["prefilter"] = answer.prefilter.describe()
+    if answer.balance is not None:
+        body["balance"] = answer.balance.describe()
     if ranking.seed is not None:
         body["seed"] = ranking.seed
     if ranking.all_scores is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from service.jobs import ARRAY_FIELDS, SELECTION_METHODS
+from service.jobs import ARRAY_FIELDS, BALANCE_BY, SELECTION_METHODS
 from service.jobs.fields import JsonBoolean, JsonInteger, JsonModelRefs, JsonNumber
 
 MAX_SEED = 2**64 - 1
@@ -34,6 +34,30 @@ class SelectionSchema(Schema):
     beta = _beta(strict=True)
 
 
+class PrefilterSchema(Schema):
+    """A pointwise strategy whose ``keep`` best items a batch strategy picks from."""
+
+    class Meta:
+        unknown = RAISE
+
+    strategy = fields.String(required=True)
+    keep = JsonInteger(required=True, validate=validate.Range(min=1))
+
+
+class BalanceSchema(Schema):
+    """Quotas over the predicted classes, equal or in the proportions ``targets``."""
+
+    class Meta:
+        unknown = RAISE
+
+    by = fields.String(load_default="predicted_class", validate=validate.OneOf(BALANCE_BY))
+    targets = fields.List(
+        JsonNumber(allow_nan=False, validate=validate.Range(min=0)),
+        validate=validate.Length(min=1),
+    )
+    strict = _strict_boolean()
+
+
 class RankJsonSchema(Schema):
     """An application/json rank request; array fields are decoded separately."""
 
@@ -50,6 +74,8 @@ class RankJsonSchema(Schema):
     normalize = _strict_boolean()
     return_all_scores = _strict_boolean()
     selection = fields.Nested(SelectionSchema, load_default=lambda: {"method": "top"})
+    prefilter = fields.Nested(PrefilterSchema)
+    balance = fields.Nested(BalanceSchema)
 
 
 class RankQuerySchema(Schema):
@@ -72,6 +98,11 @@ class RankQuerySchema(Schema):
     return_all_scores = fields.Boolean(load_default=False)
     selection = fields.String(load_default="top", validate=validate.OneOf(SELECTION_METHODS))
     beta = _beta(strict=False)
+    prefilter = fields.String(validate=validate.Length(min=1))
+    prefilter_keep = fields.Integer(validate=validate.Range(min=1))
+    balance = fields.String(validate=validate.OneOf(BALANCE_BY))
+    balance_targets = fields.String()
+    balance_strict = fields.Boolean(load_default=False)
 
 
 def split_query(args: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
