@@ -82,15 +82,25 @@ def ranked_batch(
     # Items a new center provably cannot bring closer are skipped (as coreset does).
     tracker = NearestCenters(points, norms, gaps, owners, known, capacity=budget)
     remaining = int(available.sum())
+    # alpha (1 - r) + (1 - alpha) u, r = 1 / (1 + distance), has the argmax of
+    # u (1 - alpha) / alpha - r: computed in place, in two buffers, with the
+    # unavailable items' u at -inf (centers > 0 here, so alpha < 1).
+    candidates = np.where(available, weights, -np.inf).astype(dtype)
+    closeness = np.empty_like(gaps)
+    ranked = np.empty_like(gaps)
     for k in range(start, budget):
         check_deadline()
         alpha = remaining / (remaining + centers)
-        dissimilarity = 1 - 1 / (1 + np.sqrt(np.maximum(gaps, 0)))
-        combined = alpha * dissimilarity + (1 - alpha) * weights
-        combined[~available] = -np.inf
-        pick = int(np.argmax(combined))
-        indices[k], scores[k] = pick, combined[pick]
-        available[pick] = False
+        np.maximum(gaps, 0, out=closeness)
+        np.sqrt(closeness, out=closeness)
+        closeness += 1
+        np.reciprocal(closeness, out=closeness)
+        np.multiply(candidates, (1 - alpha) / alpha, out=ranked)
+        ranked -= closeness
+        pick = int(np.argmax(ranked))
+        indices[k] = pick
+        scores[k] = alpha * (1 - closeness[pick]) + (1 - alpha) * weights[pick]
+        candidates[pick] = -np.inf
         gaps[pick] = -np.inf
         remaining, centers = remaining - 1, centers + 1
         if k + 1 < budget:
