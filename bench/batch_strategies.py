@@ -7,6 +7,9 @@ or density, each beside the strategy it is judged against, in one run.
 - ranked_batch against coreset: N = 100,000 x D = 256, 1,000 labeled, budget 1,000.
 - information_density and embedding_kmeans: the same pool, budget 1,000 and 100.
 - batchbald: N = 10,000, T = 20, C = 10, budget 20, against BALD's top 20.
+- typiclust and probcover: N = 100,000 x D = 128, 1,000 labeled, budget
+  1,000, each also with the peak of its numpy allocations (tracemalloc),
+  against the pool's own size.
 
 ``--scale`` multiplies N (and the budgets), for a quick run. Pools are
 synthetic: Gaussian embeddings around 50 centers, softmaxes of Gaussian
@@ -19,11 +22,19 @@ from __future__ import annotations
 import argparse
 import gc
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
 
-from service.ranking import batchbald, bayesian, discriminative, diversity, representative
+from service.ranking import (
+    batchbald,
+    bayesian,
+    coverage,
+    discriminative,
+    diversity,
+    representative,
+)
 from service.ranking.rowops import columns, pass_columns
 from service.ranking.uncertainty import least_confidence_of_columns
 
@@ -51,8 +62,20 @@ def _seconds(call: Callable[[], object]) -> float:
         gc.enable()
 
 
-def measure(scale: float = 1.0) -> dict[str, float]:
-    """Seconds of each call, by name."""
+def _peak_mib(call: Callable[[], object]) -> float:
+    """The peak of the memory allocated during ``call`` (numpy arrays included), MiB."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def measure(scale: float = 1.0, *, memory: bool = True) -> dict[str, float]:
+    """Seconds of each call, by name; with ``memory``, also "<name> peak MiB"
+    for typiclust and probcover, and "pool MiB", the embeddings they take."""
     n, budget = int(100_000 * scale), max(10, int(1_000 * scale))
     labeled_rows = max(10, int(1_000 * scale))
     eligible = np.ones(n, bool)
@@ -89,15 +112,33 @@ def measure(scale: float = 1.0) -> dict[str, float]:
         ),
         "bald": lambda: np.argsort(-bayesian.bald_of_columns(pass_columns(samples)))[:20],
     }
-    return {name: _seconds(call) for name, call in calls.items()}
+    covering: dict[str, Callable[[], object]] = {
+        name: (
+            lambda select=select: select(
+                narrow[labeled_rows:],
+                budget,
+                eligible=eligible[labeled_rows:],
+                rng=np.random.default_rng(0),
+                labeled=narrow[:labeled_rows],
+            )
+        )
+        for name, select in (("typiclust", coverage.typiclust), ("probcover", coverage.probcover))
+    }
+    result = {name: _seconds(call) for name, call in (calls | covering).items()}
+    if memory:
+        result["pool MiB"] = narrow[labeled_rows:].nbytes / 2**20
+        for name, call in covering.items():
+            result[f"{name} peak MiB"] = _peak_mib(call)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
     result = measure(parser.parse_args().scale)
-    for name, seconds in result.items():
-        print(f"{name:>20}: {seconds:8.3f} s")
+    for name, value in result.items():
+        unit = "" if name.endswith("MiB") else " s"
+        print(f"{name:>22}: {value:8.3f}{unit}")
     print(f"ranked_batch / coreset: {result['ranked_batch'] / result['coreset']:.2f}")
 
 
