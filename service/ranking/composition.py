@@ -55,10 +55,17 @@ class Balance:
         return out
 
 
-def class_quotas(budget: int, available: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def class_quotas(
+    budget: int,
+    available: np.ndarray,
+    targets: np.ndarray,
+    priority: np.ndarray | None = None,
+) -> np.ndarray:
     """Items to take per class (c,) int64: ``budget`` split in proportion to
-    ``targets`` (c,) >= 0 by largest remainders (ties: lower class), each
-    capped at the class's ``available`` (c,) items.
+    ``targets`` (c,) >= 0 by largest remainders, each capped at the class's
+    ``available`` (c,) items. Equal remainders go to the higher ``priority``
+    (c,) first (a class's best score, say: with a budget below the class
+    count, the classes with the most uncertain items), then the lower class.
 
     The quota a class cannot fill goes to the classes with room left, again
     in proportion to their targets; once those are full, to the classes of
@@ -77,20 +84,25 @@ def class_quotas(budget: int, available: np.ndarray, targets: np.ndarray) -> np.
             open_weights = np.where(room > 0, tier_weights, 0.0)
             if not open_weights.any():
                 break
-            share = _largest_remainders(int(budget - quotas.sum()), open_weights)
+            share = _largest_remainders(int(budget - quotas.sum()), open_weights, priority)
             quotas += np.minimum(share, room)
     return quotas
 
 
-def _largest_remainders(total: int, weights: np.ndarray) -> np.ndarray:
+def _largest_remainders(
+    total: int, weights: np.ndarray, priority: np.ndarray | None = None
+) -> np.ndarray:
     """``total`` whole units split in proportion to ``weights`` (c,) >= 0, with a
-    positive sum: floors first, then one more for the largest remainders."""
+    positive sum: floors first, then one more for the largest remainders
+    (ties: higher ``priority``, then lower class)."""
     ideal = total * weights / weights.sum()
     share: np.ndarray = np.floor(ideal).astype(np.int64)
     left = total - int(share.sum())
     if left:
         remainders = np.where(weights > 0, ideal - share, -1.0)
-        share[np.lexsort((np.arange(weights.shape[0]), -remainders))[:left]] += 1
+        classes = np.arange(weights.shape[0])
+        rank = np.zeros(weights.shape[0]) if priority is None else -priority
+        share[np.lexsort((classes, rank, -remainders))[:left]] += 1
     return share
 
 
@@ -152,12 +164,16 @@ class BalancedSelector:
             if self._balance.targets is None
             else np.asarray(self._balance.targets, dtype=np.float64)
         )
-        quotas = class_quotas(self._budget, self._available, targets)
+        ranked = {label: best.result_with_values() for label, best in self._best.items()}
+        # Between classes owed the same share, the one whose best key is higher.
+        priority = np.full(self._available.shape[0], -np.inf)
+        for label, (_, keys, _) in ranked.items():
+            priority[label] = keys[0]
+        quotas = class_quotas(self._budget, self._available, targets, priority)
         if self._balance.strict:
-            self._check_filled(targets)
+            self._check_filled(targets, priority)
         indices, scores = [], []
-        for label, best in self._best.items():
-            picked, _, values = best.result_with_values()
+        for label, (picked, _, values) in ranked.items():
             indices.append(picked[: quotas[label]])
             scores.append(values[: quotas[label]])
         all_indices, all_scores = np.concatenate(indices), np.concatenate(scores)
@@ -172,8 +188,8 @@ class BalancedSelector:
         keys: np.ndarray = weights(scores, beta) + self._rng.gumbel(size=scores.shape[0])
         return keys
 
-    def _check_filled(self, targets: np.ndarray) -> None:
-        wanted = _largest_remainders(self._budget, targets)
+    def _check_filled(self, targets: np.ndarray, priority: np.ndarray) -> None:
+        wanted = _largest_remainders(self._budget, targets, priority)
         short = np.flatnonzero(self._available < wanted)
         if short.shape[0]:
             label = int(short[0])

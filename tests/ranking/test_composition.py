@@ -46,6 +46,13 @@ def test_class_quotas_by_hand(budget, available, targets, expected):
     assert quotas.tolist() == expected
 
 
+def test_equal_remainders_go_to_the_classes_of_higher_priority():
+    available, targets = np.full(5, 10), np.ones(5)
+    quotas = class_quotas(2, available, targets, np.array([0.1, 0.9, 0.5, 0.9, 0.2]))
+    assert quotas.tolist() == [0, 1, 0, 1, 0]
+    assert class_quotas(7, available, targets, np.arange(5.0)).tolist() == [1, 1, 1, 2, 2]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     available=st.lists(st.integers(0, 30), min_size=1, max_size=8),
@@ -73,7 +80,11 @@ def _balanced_reference(scores, classes, excluded, budget, targets):
     eligible = [i for i in range(len(scores)) if i not in excluded]
     n_classes = len(targets)
     available = np.array([sum(1 for i in eligible if classes[i] == c) for c in range(n_classes)])
-    quotas = class_quotas(budget, available, np.array(targets, dtype=float))
+    best = [
+        max((scores[i] for i in eligible if classes[i] == c), default=-np.inf)
+        for c in range(n_classes)
+    ]
+    quotas = class_quotas(budget, available, np.array(targets, dtype=float), np.array(best))
     picks = []
     for c in range(n_classes):
         members = sorted((i for i in eligible if classes[i] == c), key=lambda i: (-scores[i], i))
