@@ -1,7 +1,8 @@
 """python -m bench FIGURE...: measure figures (each in this one process) or write the report.
 
-Figures: core, samples, selections, transports, peers. ``report`` writes
-results.md and the plots from the saved figures.
+Figures: core, samples, selections, transports, peers, strategy_peers (which also
+writes strategy_peers.md). ``report`` writes results.md and the plots from the
+saved figures.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import core, samples, selections, transports
+from bench import core, samples, selections, strategy_peers, transports
 from bench.peers import figure as peers_figure
 from bench.plots import write_plots
 from bench.report import write
@@ -21,6 +22,7 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "selections": selections.run,
     "transports": transports.run,
     "peers": peers_figure.run,
+    "strategy_peers": strategy_peers.run,
 }
 
 
