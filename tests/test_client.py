@@ -428,13 +428,21 @@ def test_quick_simulation_writes_its_outputs(url, tmp_path, capsys):
     table = (tmp_path / "labels_to_target.md").read_text(encoding="utf-8")
     assert "**random**" in table
     assert "| margin | uncertainty |" in table
+    assert "## Cold start" in table
+    assert "## After 10% of the pool is labeled" in table
     raw = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-    (digits,) = raw["datasets"]
-    assert digits["name"] == "digits"
-    assert {"random", "margin", "bald", "coreset", "badge"} <= set(digits["strategies"])
-    margin = digits["strategies"]["margin"]
-    assert margin["labels"] == [[20, 25, 30]]
-    assert len(margin["accuracy"][0]) == 3
+    cold, tenth = raw["datasets"]
+    assert (cold["name"], cold["start"]) == ("digits", "cold")
+    assert (tenth["name"], tenth["start"]) == ("digits", "tenth")
+    assert raw["config"]["targets"] == {"cold": 0.95, "tenth": 0.99}
+    assert tenth["target_accuracy"] > cold["target_accuracy"]
+    assert cold["full_pool_accuracy"] == tenth["full_pool_accuracy"]
+    for digits in (cold, tenth):
+        assert {"random", "margin", "bald", "coreset", "badge"} <= set(digits["strategies"])
+        assert digits["failed"] == {}
+    assert cold["strategies"]["margin"]["labels"] == [[20, 25, 30]]
+    assert tenth["strategies"]["margin"]["labels"] == [[120, 125, 130]]
+    assert len(cold["strategies"]["margin"]["accuracy"][0]) == 3
     output = capsys.readouterr().out
     assert "margin" in output
     assert "done in" in output
@@ -451,3 +459,154 @@ def test_simulation_starts_its_own_service_when_none_answers(monkeypatch):
         result = client.rank("margin", 1, probabilities=np.array([[0.5, 0.5], [0.9, 0.1]]))
         assert result.indices.tolist() == [0]
     assert not server.answers(url)
+
+
+@needs_sklearn
+def test_every_start_shares_the_split_and_draws_its_seed_set_from_the_seed():
+    from examples.simulation.datasets import DATASETS, make_split
+    from examples.simulation.starts import STARTS
+
+    digits = DATASETS["digits"]
+    cold = make_split(digits, 3, STARTS["cold"])
+    tenth = make_split(digits, 3, STARTS["tenth"])
+    np.testing.assert_array_equal(cold.x_pool, tenth.x_pool)
+    np.testing.assert_array_equal(cold.y_test, tenth.y_test)
+    assert np.bincount(cold.y_pool[cold.initial]).tolist() == [2] * 10
+    assert len(tenth.initial) == round(0.1 * len(tenth.y_pool)) == 120
+    assert np.all(np.diff(tenth.initial) > 0)
+    # Stratified: each class holds its share of the pool, give or take one item.
+    share = np.bincount(tenth.y_pool) * len(tenth.initial) / len(tenth.y_pool)
+    assert np.all(np.abs(np.bincount(tenth.y_pool[tenth.initial]) - share) < 1)
+    np.testing.assert_array_equal(make_split(digits, 3, STARTS["tenth"]).initial, tenth.initial)
+    assert not np.array_equal(make_split(digits, 4, STARTS["tenth"]).initial, tenth.initial)
+
+
+@needs_sklearn
+def test_a_share_that_leaves_a_class_nothing_to_label_is_refused():
+    from examples.simulation.starts import stratified_share
+
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    chosen = stratified_share(labels, 0.5, seed=0)
+    assert chosen.tolist() == sorted(set(chosen.tolist()))
+    assert sorted(np.bincount(labels[chosen]).tolist()) == [1, 2]
+    with pytest.raises(ValueError, match="at most 4 labels at start, got 5"):
+        stratified_share(labels, 0.9, seed=0)
+
+
+@needs_sklearn
+@pytest.mark.parametrize(
+    ("argv", "starts", "targets"),
+    [
+        ([], ["cold", "tenth"], {"cold": 0.95, "tenth": 0.99}),
+        (["--starts", "tenth"], ["tenth"], {"cold": 0.95, "tenth": 0.99}),
+        (["--target", "0.9"], ["cold", "tenth"], {"cold": 0.9, "tenth": 0.9}),
+        (["--target", "tenth=0.98"], ["cold", "tenth"], {"cold": 0.95, "tenth": 0.98}),
+        (["--quick", "--starts", "cold"], ["cold"], {"cold": 0.95, "tenth": 0.99}),
+    ],
+)
+def test_start_and_target_options(argv, starts, targets):
+    from examples.simulation.cli import DEFAULT_JOBS, parse_args
+
+    args = parse_args([*argv, "--out", "unused"])
+    assert args.starts == starts
+    assert args.targets == targets
+    assert args.jobs == (1 if "--quick" in argv else DEFAULT_JOBS)
+
+
+@needs_sklearn
+@pytest.mark.parametrize(
+    "argv",
+    [["--starts", "warm"], ["--target", "warm=0.9"], ["--target", "1.5"], ["--jobs", "0"]],
+)
+def test_bad_start_and_target_options_are_refused(argv, capsys):
+    from examples.simulation.cli import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert "error" in capsys.readouterr().err
+
+
+def _result(start: str, accuracy: dict[str, list[list[float]]], labels: list[int]):
+    """A DatasetResult with the given curves (per strategy, per seed) and a 0.9 ceiling."""
+    from examples.simulation.loop import Curve
+    from examples.simulation.results import DatasetResult
+    from examples.simulation.starts import STARTS
+
+    seeds = len(next(iter(accuracy.values())))
+    result = DatasetResult(
+        name="toy",
+        title="toy: 2 classes",
+        start=STARTS[start],
+        fraction=1.0,
+        pool_size=100,
+        test_size=50,
+        classes=2,
+        initial=labels[0],
+        batch=labels[1] - labels[0],
+        rounds=len(labels) - 1,
+        seeds=list(range(seeds)),
+        full_accuracy=[0.9] * seeds,
+    )
+    for name, runs in accuracy.items():
+        result.families[name] = "baseline" if name == "random" else "uncertainty"
+        result.curves[name] = [Curve(labels, values) for values in runs]
+    return result
+
+
+@needs_sklearn
+def test_a_target_met_at_start_is_reported_as_such():
+    from examples.simulation.report import at_start_text, needed, saving_text
+
+    # Both seeds' seed sets already reach the 0.9 target.
+    met = _result(
+        "tenth", {"random": [[0.9, 0.9], [0.95, 0.9]], "margin": [[0.9, 1], [0.95, 1]]}, [10, 12]
+    )
+    random, margin = needed(met, "random"), needed(met, "margin")
+    assert (random.mean, random.at_start, margin.at_start) == (10, 2, 2)
+    assert saving_text(margin, random) == "none possible (met at start)"
+    assert "already meets the target on every seed" in at_start_text(met)
+    # One of two seeds meets it: those runs count the seed set's labels.
+    some = _result(
+        "tenth", {"random": [[0.9, 0.9], [0.8, 0.8]], "margin": [[0.9, 1], [0.8, 0.9]]}, [10, 12]
+    )
+    random, margin = needed(some, "random"), needed(some, "margin")
+    assert (random.mean, random.bounded, margin.mean, margin.at_start) == (11, True, 11, 1)
+    assert saving_text(margin, random) == "≥ 0%"
+    assert "meets the target on 1 of 2 seeds, whose runs count 10 labels" in at_start_text(some)
+    none = _result("cold", {"random": [[0.5, 0.9]]}, [4, 6])
+    assert at_start_text(none) == "The seed set alone gives 50.0%, below the target on every seed."
+
+
+@needs_sklearn
+def test_the_table_file_has_a_section_per_start_and_names_what_was_left_out():
+    from examples.simulation.report import markdown
+
+    cold = _result("cold", {"random": [[0.5, 0.9]], "margin": [[0.5, 0.95]]}, [4, 6])
+    tenth = _result("tenth", {"random": [[0.8, 0.9]], "margin": [[0.8, 0.95]]}, [10, 12])
+    tenth.fraction = 0.99
+    tenth.failed["coreset"] = 'HTTP 422: {"status": 422}'
+    text = markdown([cold, tenth], {"bald": "needs samples"})
+    assert text.index("## Cold start") < text.index("## After 10% of the pool is labeled")
+    assert text.count("### toy: 2 classes") == 2
+    assert "Start from 4 labels (2 per class)" in text
+    assert "Start from 10 labels (a stratified random 10% of the pool)" in text
+    assert "Target: 99% of that, **89.1%**" in text
+    assert "Not simulated: bald (needs samples)." in text
+    assert 'Left out: **coreset**, the service answered HTTP 422: {"status": 422}' in text
+    assert "depends on the start" in text
+
+
+@needs_sklearn
+def test_a_strategy_the_service_refuses_becomes_a_failure(url):
+    from examples.simulation.datasets import DATASETS, make_split
+    from examples.simulation.experiment import Failure, Run, Runner, simulate
+    from examples.simulation.plans import StrategyPlan
+
+    plan = StrategyPlan("nope", "uncertainty", "probabilities", False, False, False)
+    split = make_split(DATASETS["breast_cancer"], 0)
+    outcome = simulate(url, Run(split, plan, batch=2, rounds=1, seed=0))
+    assert isinstance(outcome, Failure)
+    assert outcome.reason.startswith("HTTP 4")
+    assert '"status": 4' in outcome.reason
+    with pytest.raises(ValueError, match="at least 1 job, got 0"):
+        Runner(url, jobs=0)

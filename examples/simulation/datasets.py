@@ -11,6 +11,8 @@ from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from examples.simulation.starts import STARTS, Start, seed_set
+
 TEST_FRACTION = 1 / 3
 
 
@@ -18,8 +20,9 @@ TEST_FRACTION = 1 / 3
 class DatasetSpec:
     """A dataset and the labeling schedule that suits its size.
 
-    The simulation starts from ``seed_per_class`` labels of each class, then
-    labels ``batch`` items per round for ``rounds`` rounds.
+    A cold start labels ``seed_per_class`` items of each class first (see
+    starts.py for the others); every start then labels ``batch`` items per
+    round for ``rounds`` rounds.
     """
 
     name: str
@@ -80,9 +83,10 @@ class Split:
     classes: np.ndarray
 
 
-def make_split(spec: DatasetSpec, seed: int) -> Split:
-    """A stratified pool/test split and a stratified seed set, both drawn from ``seed``.
+def make_split(spec: DatasetSpec, seed: int, start: Start = STARTS["cold"]) -> Split:
+    """A stratified pool/test split and ``start``'s seed set, both drawn from ``seed``.
 
+    The split depends on ``seed`` alone, so every start of a seed shares it.
     Features are standardized with the pool's mean and scale: the pool's
     features are known before any label is, so this leaks no label.
     """
@@ -91,19 +95,11 @@ def make_split(spec: DatasetSpec, seed: int) -> Split:
         features, labels, test_size=TEST_FRACTION, stratify=labels, random_state=seed
     )
     scaler = StandardScaler().fit(x_pool)
-    classes = np.unique(labels)
-    rng = np.random.default_rng(seed)
-    initial = np.concatenate(
-        [
-            rng.choice(np.flatnonzero(y_pool == label), spec.seed_per_class, replace=False)
-            for label in classes
-        ]
-    )
     return Split(
         x_pool=scaler.transform(x_pool),
         y_pool=y_pool,
         x_test=scaler.transform(x_test),
         y_test=y_test,
-        initial=np.sort(initial),
-        classes=classes,
+        initial=seed_set(start, y_pool, spec.seed_per_class, seed),
+        classes=np.unique(labels),
     )

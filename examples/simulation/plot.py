@@ -1,10 +1,10 @@
-"""The learning-curve figure: test accuracy against labels, a row of panels per dataset.
+"""The learning-curve figure: test accuracy against labels, a row of panels per dataset and start.
 
-Fourteen curves in one panel cannot be told apart, so each dataset's row
-splits the strategies by family (uncertainty; Bayesian and committee;
-diversity and hybrid), with the random baseline drawn in every panel. Lines
-are the mean over seeds, shaded ± one standard deviation; strategies whose
-runs coincide on every seed share one line.
+Twenty curves in one panel cannot be told apart, so each row splits the
+strategies by family (uncertainty; Bayesian and committee; diversity; hybrid),
+with the random baseline drawn in every panel. Lines are the mean over seeds,
+shaded ± one standard deviation; strategies whose runs coincide on every seed
+share one line.
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ from examples.simulation.results import DatasetResult
 
 GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
     ("uncertainty", frozenset({"uncertainty"})),
-    ("Bayesian and committee (5 bootstrap models)", frozenset({"bayesian", "committee"})),
-    ("diversity and hybrid (with embeddings)", frozenset({"diversity", "hybrid"})),
+    ("Bayesian and committee", frozenset({"bayesian", "committee"})),
+    ("diversity", frozenset({"diversity"})),
+    ("hybrid", frozenset({"hybrid"})),
 )
 OTHER = "other"
 PALETTE = matplotlib.colormaps["tab10"].colors
 
 
-def plot_curves(results: list[DatasetResult], fraction: float, path: Path) -> None:
-    """Save the figure as PNG: a row per dataset, a column per group of strategies."""
+def plot_curves(results: list[DatasetResult], path: Path) -> None:
+    """Save the figure as PNG: a row per dataset and start, a column per group of strategies."""
     groups = _groups(results)
     rows, columns = len(results), len(groups)
     # A bare Figure draws with Agg: no display and no pyplot state are needed.
@@ -37,12 +38,13 @@ def plot_curves(results: list[DatasetResult], fraction: float, path: Path) -> No
     axes = figure.subplots(rows, columns, squeeze=False, sharey="row")
     for row, result in zip(axes, results, strict=True):
         for axis, (group, strategies) in zip(row, groups.items(), strict=True):
-            _panel(axis, result, strategies, fraction)
-            axis.set_title(f"{result.name}: {group}", fontsize="medium")
+            _panel(axis, result, strategies)
+            axis.set_title(f"{result.name}, {result.start.short}: {group}", fontsize="medium")
         row[0].set_ylabel("test accuracy")
         row[0].set_ylim(_floor(result), 1.0)
     figure.suptitle(
-        "Active learning through alrank: logistic regression, mean ± sd over seeds",
+        "Active learning through alrank: logistic regression, mean ± sd over seeds; "
+        "committees of 5 bootstrap models",
         fontsize="large",
     )
     figure.savefig(path, dpi=100)
@@ -64,14 +66,14 @@ def _groups(results: Sequence[DatasetResult]) -> dict[str, list[str]]:
     return ordered or {"baseline": []}
 
 
-def _panel(axis: Axes, result: DatasetResult, strategies: list[str], fraction: float) -> None:
+def _panel(axis: Axes, result: DatasetResult, strategies: list[str]) -> None:
     drawn = [name for name in strategies if name in result.curves]
     for position, names in enumerate(identical_runs(result, drawn)):
         colour = PALETTE[position % len(PALETTE)]
         _curve(axis, result, names[0], colour, label=" = ".join(names))
     if BASELINE in result.curves:
         _curve(axis, result, BASELINE, "black", label=BASELINE, baseline=True)
-    target = result.target(fraction)
+    target = result.target()
     axis.axhline(target, color="grey", linestyle=":", linewidth=1)
     axis.annotate(
         f"target {target:.1%}",

@@ -26,30 +26,32 @@ class Progress:
         self._clear()
         print(text, file=self.stream, flush=True)
 
-    def dataset(self, result: DatasetResult, fraction: float) -> None:
-        """Announce a dataset, its ceiling and its target."""
+    def dataset(self, result: DatasetResult) -> None:
+        """Announce a dataset and start, its ceiling and its target."""
         ceiling = sum(result.full_accuracy) / len(result.full_accuracy)
         self.say(
-            f"\n{result.title}: pool {result.pool_size}, test {result.test_size}; "
-            f"all pool labels give {ceiling:.1%}, target {result.target(fraction):.1%}"
+            f"\n{result.title}, {result.start.title} ({result.initial} labels): "
+            f"pool {result.pool_size}, test {result.test_size}; "
+            f"all pool labels give {ceiling:.1%}, target {result.target():.1%}"
         )
 
-    def run_finished(self, dataset: str, strategy: str, seed: int) -> None:
+    def run_finished(self, result: DatasetResult, strategy: str, seed: int) -> None:
         """Count a finished run; on a terminal, show the counter and the time left."""
         self.done += 1
         if self.live:
             elapsed = time.monotonic() - self.started
             left = elapsed / self.done * (self.total - self.done)
             text = (
-                f"[{self.done}/{self.total}] {dataset} {strategy} seed {seed}, ~{left:.0f} s left"
+                f"[{self.done}/{self.total}] {result.name} {result.start.name} {strategy} "
+                f"seed {seed}, ~{left:.0f} s left"
             )
             print(f"\r{text:<78}", end="", file=self.stream, flush=True)
 
-    def strategy_finished(self, result: DatasetResult, strategy: str, fraction: float) -> None:
+    def strategy_finished(self, result: DatasetResult, strategy: str) -> None:
         """One line per strategy: accuracy after the last round, labels to the target."""
         now = time.monotonic()
         _, mean, std = result.mean_curve(strategy)
-        need = needed(result, strategy, result.target(fraction))
+        need = needed(result, strategy)
         self.say(
             f"  [{self.done:>3}/{self.total}] {strategy:<20}"
             f" accuracy {mean[-1]:.3f} ± {std[-1]:.3f}"

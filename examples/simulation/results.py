@@ -10,18 +10,23 @@ from typing import Any
 import numpy as np
 
 from examples.simulation.loop import Curve
+from examples.simulation.starts import Start
 
 
 @dataclass
 class DatasetResult:
-    """Every run on one dataset: one curve per strategy and seed.
+    """Every run on one dataset from one start: one curve per strategy and seed.
 
     ``full_accuracy`` is, per seed, the test accuracy of the model trained on
     every pool label: the ceiling that active learning approaches.
+    ``fraction`` is the target's share of it. ``failed`` maps a strategy the
+    service answered with an error to that answer; it has no curves.
     """
 
     name: str
     title: str
+    start: Start
+    fraction: float
     pool_size: int
     test_size: int
     classes: int
@@ -32,10 +37,16 @@ class DatasetResult:
     full_accuracy: list[float] = field(default_factory=list)
     families: dict[str, str] = field(default_factory=dict)
     curves: dict[str, list[Curve]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
-    def target(self, fraction: float) -> float:
+    def target(self) -> float:
         """The target accuracy: ``fraction`` of the mean full-pool accuracy."""
-        return fraction * float(np.mean(self.full_accuracy))
+        return self.fraction * float(np.mean(self.full_accuracy))
+
+    def start_accuracy(self) -> list[float]:
+        """Per seed, the test accuracy with the seed set alone (the same for every strategy)."""
+        curves = next(iter(self.curves.values()))
+        return [curve.accuracy[0] for curve in curves]
 
     def mean_curve(self, strategy: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(labels, mean accuracy, standard deviation) over seeds, on the labels all runs have."""
@@ -53,23 +64,23 @@ def labels_to_target(curve: Curve, target: float) -> int | None:
     return None
 
 
-def write_json(
-    path: Path, results: list[DatasetResult], fraction: float, config: dict[str, Any]
-) -> None:
-    """Every curve, the targets and the labels each run needed, as JSON."""
+def write_json(path: Path, results: list[DatasetResult], config: dict[str, Any]) -> None:
+    """Every curve, the targets and the labels each run needed, as JSON: an
+    entry per dataset and start."""
     document = {
         "config": config,
-        "target_fraction": fraction,
-        "datasets": [_dataset_json(result, fraction) for result in results],
+        "datasets": [_dataset_json(result) for result in results],
     }
     path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
 
-def _dataset_json(result: DatasetResult, fraction: float) -> dict[str, Any]:
-    target = result.target(fraction)
+def _dataset_json(result: DatasetResult) -> dict[str, Any]:
+    target = result.target()
     return {
         "name": result.name,
         "title": result.title,
+        "start": result.start.name,
+        "start_title": result.start.title,
         "pool_size": result.pool_size,
         "test_size": result.test_size,
         "classes": result.classes,
@@ -78,6 +89,7 @@ def _dataset_json(result: DatasetResult, fraction: float) -> dict[str, Any]:
         "rounds": result.rounds,
         "seeds": result.seeds,
         "full_pool_accuracy": result.full_accuracy,
+        "target_fraction": result.fraction,
         "target_accuracy": target,
         "strategies": {
             name: {
@@ -88,4 +100,5 @@ def _dataset_json(result: DatasetResult, fraction: float) -> dict[str, Any]:
             }
             for name, curves in result.curves.items()
         },
+        "failed": result.failed,
     }

@@ -1,8 +1,8 @@
 """A service to talk to: the one at the given URL, one already serving locally, or our own.
 
 Our own is gunicorn with the repository's gunicorn.conf.py on a free loopback
-port, with one worker (the simulation sends one request at a time), stopped
-when the simulation ends.
+port, with a worker per run the simulation runs at once (each run sends one
+request at a time), stopped when the simulation ends.
 """
 
 from __future__ import annotations
@@ -43,11 +43,14 @@ def answers(url: str, timeout_s: float = 2.0) -> bool:
 
 
 @contextmanager
-def service(url: str | None, say: Callable[[str], object] = print) -> Iterator[str]:
+def service(
+    url: str | None, say: Callable[[str], object] = print, *, workers: int = 1
+) -> Iterator[str]:
     """The URL of a ready service for the duration of the block.
 
     ``url`` given: it must answer. Otherwise the local service when one
-    answers, else a gunicorn started here and stopped after the block.
+    answers, else a gunicorn with ``workers`` workers started here and
+    stopped after the block.
     """
     if url is not None:
         if not answers(url):
@@ -60,18 +63,21 @@ def service(url: str | None, say: Callable[[str], object] = print) -> Iterator[s
         say(f"using the service at {local}")
         yield local
         return
-    with started() as own:
+    with started(workers) as own:
         say(f"started gunicorn at {own} (stopped at the end)")
         yield own
 
 
 @contextmanager
-def started() -> Iterator[str]:
-    """Run gunicorn on a free loopback port until the block ends; yield its URL."""
+def started(workers: int = 1) -> Iterator[str]:
+    """Run gunicorn on a free loopback port until the block ends; yield its URL.
+
+    ALRANK_WORKERS, when set, wins over ``workers``.
+    """
     port = free_port()
     url = f"http://{HOST}:{port}"
     env = os.environ | {"ALRANK_BIND": f"{HOST}:{port}", "ALRANK_LOG_LEVEL": "warning"}
-    env.setdefault("ALRANK_WORKERS", "1")
+    env.setdefault("ALRANK_WORKERS", str(workers))
     command = [
         sys.executable,
         "-m",
