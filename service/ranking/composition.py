@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.errors import InvalidInput
-from service.ranking.selection import Selection, power_log_weights, softmax_log_weights
+from service.ranking.selection import Selection, gumbel_keys
 from service.ranking.topk import RunningTopK, rank_order, top_k_positions
 
 BALANCE_BY = ("predicted_class",)
@@ -181,12 +181,9 @@ class BalancedSelector:
         return all_indices[order], all_scores[order]
 
     def _keys(self, scores: np.ndarray) -> np.ndarray:
-        method, beta = self._selection.method, self._selection.beta
-        if method == "top":
+        if self._selection.method == "top":
             return scores.astype(np.float64)
-        weights = power_log_weights if method == "power" else softmax_log_weights
-        keys: np.ndarray = weights(scores, beta) + self._rng.gumbel(size=scores.shape[0])
-        return keys
+        return gumbel_keys(scores, self._selection, self._rng)
 
     def _check_filled(self, targets: np.ndarray, priority: np.ndarray) -> None:
         wanted = _largest_remainders(self._budget, targets, priority)

@@ -68,6 +68,18 @@ def softmax_log_weights(scores: np.ndarray, beta: float) -> np.ndarray:
     return beta * scores.astype(np.float64)
 
 
+def gumbel_keys(
+    scores: np.ndarray, selection: Selection, rng: np.random.Generator
+) -> np.ndarray:
+    """Keys (m,) float64 whose top k are a draw of k items without replacement
+    under ``selection`` ("power" or "softmax"): each item's log-weight plus
+    Gumbel(0, 1) noise, one draw per item in order."""
+    weights = {"power": power_log_weights, "softmax": softmax_log_weights}
+    keys = weights[selection.method](scores, selection.beta)
+    keys += rng.gumbel(size=scores.shape[0])
+    return keys
+
+
 class TopSelector:
     """The k best scores."""
 
@@ -90,15 +102,12 @@ class GumbelSelector:
     """
 
     def __init__(self, k: int, selection: Selection, rng: np.random.Generator) -> None:
-        weights = {"power": power_log_weights, "softmax": softmax_log_weights}
-        self._log_weights = weights[selection.method]
-        self._beta = selection.beta
+        self._selection = selection
         self._rng = rng
         self._best = RunningTopK(k)
 
     def push(self, scores: np.ndarray, offset: int, excluded: np.ndarray) -> None:
-        keys = self._log_weights(scores, self._beta)
-        keys += self._rng.gumbel(size=scores.shape[0])
+        keys = gumbel_keys(scores, self._selection, self._rng)
         self._best.push(_masked(keys, excluded), offset, values=scores)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
