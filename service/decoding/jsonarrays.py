@@ -63,6 +63,75 @@ def array_from_json(
     return array.astype(np.float64, copy=False)
 
 
+def sequences_from_json(
+    value: object,
+    *,
+    name: str,
+    unit_ndim: int,
+    limits: ArrayLimits,
+    check_booleans: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token rows (sum of lengths, ...) as float64 and lengths (n,) as int64, from
+    a JSON list of n sequences, each a list of its tokens; a token is a row of
+    C numbers (``unit_ndim`` 1) or T such rows (2). A sequence may be empty."""
+    if not isinstance(value, list):
+        raise InvalidInput(f"expected a list of sequences, got {_json_type(value)}", field=name)
+    if not value:
+        raise InvalidInput("the pool is empty: expected at least 1 sequence, got 0", field=name)
+    if check_booleans and _holds_boolean(value):
+        raise InvalidInput("expected numbers, got a boolean among them", field=name)
+    lengths = np.zeros(len(value), np.int64)
+    parts: list[np.ndarray] = []
+    first: tuple[int, tuple[int, ...]] | None = None  # a sequence with tokens, their shape
+    for item, sequence in enumerate(value):
+        tokens = _sequence_tokens(sequence, item, name=name, unit_ndim=unit_ndim)
+        if tokens is None:
+            continue
+        if first is None:
+            first = (item, tokens.shape[1:])
+        elif tokens.shape[1:] != first[1]:
+            raise InvalidInput(
+                f"sequence {item} has tokens of shape {list(tokens.shape[1:])} but sequence "
+                f"{first[0]} has {list(first[1])}: every token needs the same classes",
+                field=name,
+            )
+        lengths[item] = tokens.shape[0]
+        parts.append(tokens)
+    if first is None:
+        raise InvalidInput("every sequence is empty: no token to rank", field=name)
+    limits.check((int(lengths.sum()), *first[1]), name=name)
+    return np.concatenate(parts).astype(np.float64, copy=False), lengths
+
+
+def _sequence_tokens(
+    sequence: object, item: int, *, name: str, unit_ndim: int
+) -> np.ndarray | None:
+    """The tokens (l, ...) of sequence ``item``, or None when it has none."""
+    if not isinstance(sequence, list):
+        raise InvalidInput(
+            f"sequence {item}: expected a list of tokens, got {_json_type(sequence)}",
+            field=name,
+        )
+    if not sequence:
+        return None
+    try:
+        tokens = np.array(sequence)
+    except (ValueError, TypeError):
+        reason = _ragged_reason(sequence).replace("row", "token")
+        raise InvalidInput(f"sequence {item}: {reason}", field=name) from None
+    if tokens.dtype.kind not in "fiu":
+        got = _KIND_NAMES.get(tokens.dtype.kind, str(tokens.dtype))
+        raise InvalidInput(f"sequence {item}: expected numbers, got {got}", field=name)
+    if tokens.ndim != unit_ndim + 1:
+        unit = "a row of class probabilities" if unit_ndim == 1 else "T rows of them"
+        raise InvalidInput(
+            f"sequence {item}: expected each token to be {unit}, got tokens of shape "
+            f"{list(tokens.shape[1:])}",
+            field=name,
+        )
+    return tokens
+
+
 def integers_from_json(value: object, *, name: str) -> np.ndarray:
     """An int64 vector from a JSON list of integers (``3.0`` is one, as in JSON Schema)."""
     if not isinstance(value, list):

@@ -69,3 +69,36 @@ class ReorderedSource:
 
     def read_all(self) -> np.ndarray:
         return self._source.read_all().transpose(self._order)
+
+
+class UnpaddedSource:
+    """The token rows of a padded array (n, l_max, ...) as a flat source
+    (sum of lengths, ...): item ``i``'s first ``lengths[i]`` rows, its padding
+    never copied. Padded rows stream in chunks of whole items, so a chunk of
+    ``rows`` token rows reads at most about ``rows`` padded ones.
+    """
+
+    def __init__(self, source: PoolSource, lengths: np.ndarray) -> None:
+        self.name = source.name
+        self._source = source
+        self._lengths = lengths
+        self._longest = source.shape[1]
+        self.shape: tuple[int, ...] = (int(lengths.sum(dtype=np.int64)), *source.shape[2:])
+
+    def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        items = max(1, rows // max(1, self._longest))
+        token = 0
+        for item, padded in self._source.chunks(items):
+            tokens = self._tokens(padded, item)
+            yield token, tokens
+            token += tokens.shape[0]
+
+    def read_all(self) -> np.ndarray:
+        return self._tokens(self._source.read_all(), 0)
+
+    def _tokens(self, padded: np.ndarray, item: int) -> np.ndarray:
+        """The real tokens of items ``item`` .. of ``padded`` (m, l_max, ...)."""
+        lengths = self._lengths[item : item + padded.shape[0]]
+        present = np.arange(self._longest) < lengths[:, None]
+        tokens: np.ndarray = padded[present]
+        return tokens

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.decoding.limits import check_classes, check_pool_rows
-from service.decoding.sources import PoolSource, ReorderedSource
+from service.decoding.sources import PoolSource, ReorderedSource, UnpaddedSource
 from service.errors import InvalidInput
 from service.jobs.params import check_params
 from service.jobs.request import JobSummary, RankLimits, RankRequest
 from service.ranking.checks import check_finite, check_shape
 from service.ranking.composition import BALANCED_SELECTIONS, Balance
-from service.ranking.inputs import ARRAY_ROLES, ArraySpec, InputKind
+from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS, LENGTHS, ArraySpec, InputKind
 from service.ranking.items import Chunk, item_chunks, ragged_chunks
+from service.ranking.multilabel import LABEL_CARDINALITY, LABELED_LABELS, label_cardinality
 from service.ranking.pipeline import PrefilterPlan, RankPlan
 from service.ranking.registry import get_strategy
 from service.ranking.strategy import Strategy
@@ -98,14 +99,15 @@ def plan_job(
     shapes: list[tuple[ArraySpec, tuple[int, ...]]] = []
     lengths = None
     if kind is not None and source is not None:
+        if kind.lengths is not None:
+            source, lengths = _unpadded(source, sources, kind)
         source = _reorder(source, kind.sent_axes(checked), kind.axes)
         check_shape(source.shape, name=source.name, axes=kind.axes)
         if limits.max_classes is not None:
             check_classes(source.shape[-1], limits.max_classes, name=source.name)
         shapes.append((ArraySpec(kind.name, kind.axes, kind.description), source.shape))
-        if kind.lengths is not None:
-            lengths = _lengths(sources, kind.lengths, rows=source.shape[0], of=kind.name)
-            shapes.append((kind.lengths, lengths.shape))
+        if lengths is not None:
+            shapes.append((LENGTHS, lengths.shape))
     arrays = _array_sources(sources, strategy)
     shapes += [(ARRAY_ROLES[role], array.shape) for role, array in arrays.items()]
     _unused(sources, kind, arrays)
@@ -113,14 +115,27 @@ def plan_job(
     if limits.max_rows is not None:
         check_pool_rows(pool_size, limits.max_rows, name=shapes[0][0].name)
     _check_options(request, strategy, kind)
+    _check_units(request, strategy, kind)
     _check_composition(request, strategy, kind, prefilter, source)
+    if any(param is LABEL_CARDINALITY for param in strategy.params):
+        checked[LABEL_CARDINALITY.name] = _label_cardinality(request, checked, arrays)
+        arrays.pop(LABELED_LABELS, None)
     exclude = check_exclude(request.exclude, pool_size=pool_size)
     if limits.max_budget is not None and request.budget > limits.max_budget:
         raise InvalidInput(
             f"budget {request.budget} exceeds the service's limit of {limits.max_budget}",
             field="budget",
         )
-    check_budget(request.budget, pool_size=pool_size, n_excluded=exclude.shape[0])
+    empty = np.empty(0, np.int64) if lengths is None else np.flatnonzero(lengths == 0)
+    check_budget(
+        request.budget,
+        pool_size=pool_size,
+        n_excluded=exclude.shape[0],
+        n_empty=np.setdiff1d(empty, exclude).shape[0],
+    )
+    if empty.shape[0]:
+        # A sequence without tokens has nothing to annotate: never picked.
+        exclude = np.union1d(exclude, empty)
     plan = RankPlan(
         strategy=strategy,
         input_kind=kind,
@@ -133,6 +148,8 @@ def plan_job(
         selection=request.selection,
         prefilter=prefilter,
         balance=request.balance,
+        keep_token_scores=request.return_token_scores,
+        lengths=lengths,
     )
     return Job(plan, pool_size, source, arrays, lengths, model_id)
 
@@ -176,7 +193,7 @@ def _check_composition(
 ) -> None:
     """Refuse a prefilter or balance the input kind or strategy cannot serve."""
     if prefilter is not None and kind is not None:
-        if kind.reduce is not None:
+        if kind.has_units:
             raise InvalidInput(
                 f"a prefilter needs one class distribution per item; {kind.name} scores "
                 "several units per item",
@@ -200,7 +217,7 @@ def _check_composition(
             "batch itself (a prefilter can narrow its pool instead)",
             field="balance",
         )
-    if kind is None or source is None or kind.reduce is not None:
+    if kind is None or source is None or kind.has_units:
         name = kind.name if kind is not None else "this input"
         raise InvalidInput(
             f"balance needs one predicted class per item; {name} scores several units per item",
@@ -266,35 +283,81 @@ def _reorder(source: PoolSource, sent: str, wanted: str) -> PoolSource:
     return ReorderedSource(source, sent=sent, wanted=wanted)
 
 
-def _lengths(
-    sources: Mapping[str, PoolSource], spec: ArraySpec, *, rows: int, of: str
-) -> np.ndarray:
-    """A ragged input's rows per item, read whole: whole numbers >= 1 summing to
-    ``rows`` (decoders may have widened them to floats)."""
+def _unpadded(
+    source: PoolSource, sources: Mapping[str, PoolSource], kind: InputKind
+) -> tuple[PoolSource, np.ndarray]:
+    """A token kind's flat token rows and its tokens per sequence, from a flat
+    array (sum of lengths) x ... or a padded one N x L_max x ..., and lengths."""
+    spec = LENGTHS
     if spec.name not in sources:
-        raise InvalidInput(f"{of} is ragged: send {spec.name}, its rows per item", field=spec.name)
-    values = sources[spec.name].read_all()
-    check_shape(values.shape, name=spec.name, axes=spec.axes)
-    check_finite(values, name=spec.name)
-    fractional = np.flatnonzero(values != np.floor(values))
-    if fractional.size:
-        item = int(fractional[0])
         raise InvalidInput(
-            f"item {item} has {float(values[item])!r} rows: expected a whole number",
+            f"{kind.name} holds the tokens of sequences: send {spec.name}, the tokens per "
+            "sequence (as a multipart part beside it, or in the JSON object; a JSON list "
+            "of sequences carries its own)",
             field=spec.name,
         )
-    short = np.flatnonzero(values < 1)
-    if short.size:
-        item = int(short[0])
+    lengths = _whole_lengths(sources[spec.name])
+    shape, unit_axes = source.shape, kind.axes[1:]
+    flat_form = " x ".join(("(sum of lengths)", *unit_axes))
+    padded_form = " x ".join(("N", "L_max", *unit_axes))
+    if len(shape) not in (len(kind.axes), len(kind.axes) + 1):
         raise InvalidInput(
-            f"item {item} has {int(values[item])} rows: every item needs at least 1",
+            f"expected a flat {flat_form} array or a padded {padded_form} one, got "
+            f"{len(shape)}-D with shape {list(shape)}",
+            field=source.name,
+        )
+    padded = len(shape) == len(kind.axes) + 1
+    if not shape[0] or (padded and not shape[1]):
+        raise InvalidInput(
+            f"every sequence is empty: {kind.name} holds no token to rank", field=source.name
+        )
+    if padded:
+        check_shape(shape, name=source.name, axes="NR" + unit_axes)
+        if lengths.shape[0] != shape[0]:
+            raise InvalidInput(
+                f"{spec.name} has {lengths.shape[0]} sequences but the padded {kind.name} "
+                f"has {shape[0]}",
+                field=spec.name,
+            )
+        over = np.flatnonzero(lengths > shape[1])
+        if over.size:
+            item = int(over[0])
+            raise InvalidInput(
+                f"sequence {item} has {int(lengths[item])} tokens but the padded "
+                f"{kind.name} holds at most {shape[1]} (L_max)",
+                field=spec.name,
+            )
+        if not lengths.any():
+            raise InvalidInput(
+                f"every sequence is empty: {spec.name} are all 0", field=spec.name
+            )
+        return UnpaddedSource(source, lengths), lengths
+    check_shape(shape, name=source.name, axes=kind.axes)
+    total = int(lengths.sum(dtype=np.int64))
+    if total != shape[0]:
+        raise InvalidInput(
+            f"{spec.name} add up to {total} tokens but {kind.name} has {shape[0]} token rows",
             field=spec.name,
         )
-    total = int(values.sum(dtype=np.int64))
-    if total != rows:
+    return source, lengths
+
+
+def _whole_lengths(source: PoolSource) -> np.ndarray:
+    """Tokens per sequence (n,) as int64: whole numbers >= 0 (decoders may have
+    widened them to floats)."""
+    values = source.read_all()
+    check_shape(values.shape, name=LENGTHS.name, axes=LENGTHS.axes)
+    check_finite(values, name=LENGTHS.name)
+    bad = np.flatnonzero((values != np.floor(values)) | (values < 0))
+    if bad.size:
+        item = int(bad[0])
         raise InvalidInput(
-            f"{spec.name} add up to {total} rows but {of} has {rows}", field=spec.name
+            f"sequence {item} has {float(values[item]):g} tokens: expected a whole number "
+            ">= 0",
+            field=LENGTHS.name,
         )
+    if values.size and float(values.max()) >= 2**53:
+        raise InvalidInput("a sequence length does not fit in 53 bits", field=LENGTHS.name)
     return values.astype(np.int64, copy=False)
 
 
@@ -372,6 +435,57 @@ def _check_options(request: RankRequest, strategy: Strategy, kind: InputKind | N
         )
 
 
+def _check_units(request: RankRequest, strategy: Strategy, kind: InputKind | None) -> None:
+    """Refuse the options of kinds with several units per item where they do not apply."""
+    has_units = kind is not None and kind.has_units
+    if "aggregate" in request.params and has_units and strategy.unit_scores != "aggregated":
+        how = (
+            "averages over its tokens by definition"
+            if strategy.unit_scores == "mean"
+            else "scores each item as a whole"
+        )
+        raise InvalidInput(
+            f"strategy {strategy.name!r} {how}: it takes no aggregate", field="params.aggregate"
+        )
+    if not request.return_token_scores:
+        return
+    if kind is None or kind.unit != "token":
+        token_kinds = ", ".join(name for name, k in INPUT_KINDS.items() if k.unit == "token")
+        raise InvalidInput(
+            f"return_token_scores returns per-token scores, of the token kinds ({token_kinds})",
+            field="return_token_scores",
+        )
+    if strategy.unit_scores == "item":
+        raise InvalidInput(
+            f"strategy {strategy.name!r} scores each sequence as a whole, not its tokens",
+            field="return_token_scores",
+        )
+
+
+def _label_cardinality(
+    request: RankRequest, checked: Mapping[str, object], arrays: Mapping[str, PoolSource]
+) -> float:
+    """The labeled items' mean label count: as sent, or from labeled_labels."""
+    sent = checked.get(LABEL_CARDINALITY.name)
+    source = arrays.get(LABELED_LABELS)
+    if source is not None and sent is not None:
+        raise InvalidInput(
+            "send the label cardinality or labeled_labels, not both",
+            field=f"params.{LABEL_CARDINALITY.name}",
+        )
+    if source is not None:
+        labels = source.read_all()
+        check_finite(labels, name=LABELED_LABELS)
+        return label_cardinality(labels)
+    if not isinstance(sent, int | float):
+        raise InvalidInput(
+            f"strategy {request.strategy!r} needs the labeled items' mean number of labels: "
+            f"send params.{LABEL_CARDINALITY.name} or labeled_labels (M x L of 0 and 1)",
+            field=f"params.{LABEL_CARDINALITY.name}",
+        )
+    return float(sent)
+
+
 def check_exclude(exclude: np.ndarray, *, pool_size: int) -> np.ndarray:
     """Check pool indices to exclude (m,): integers in [0, pool_size), no repeats.
 
@@ -398,14 +512,16 @@ def check_exclude(exclude: np.ndarray, *, pool_size: int) -> np.ndarray:
     return indices
 
 
-def check_budget(budget: int, *, pool_size: int, n_excluded: int) -> None:
-    """Check 1 <= budget <= the pool rows left after exclusions."""
-    available = pool_size - n_excluded
+def check_budget(budget: int, *, pool_size: int, n_excluded: int, n_empty: int = 0) -> None:
+    """Check 1 <= budget <= the pool rows left after exclusions (and, for
+    sequences, the empty ones not among them)."""
+    available = pool_size - n_excluded - n_empty
     if budget < 1:
         raise InvalidInput(f"budget must be at least 1, got {budget}", field="budget")
     if budget > available:
+        empty = f", {n_empty} empty sequences" if n_empty else ""
         raise InvalidInput(
             f"budget {budget} exceeds the {available} pool rows available "
-            f"({pool_size} rows, {n_excluded} excluded)",
+            f"({pool_size} rows, {n_excluded} excluded{empty})",
             field="budget",
         )

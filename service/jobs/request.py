@@ -27,7 +27,8 @@ class RankRequest:
     a model id or bundled name, a committee's (a tuple, or ids and names
     separated by commas), or the bytes of an .onnx file sent with the request.
     ``prefilter`` and ``balance`` compose the selection (see
-    ``ranking.composition``).
+    ``ranking.composition``). ``return_token_scores`` asks for each pick's
+    per-token scores (token kinds).
     """
 
     strategy: str
@@ -39,6 +40,7 @@ class RankRequest:
     normalize: bool = False
     seed: int | None = None
     return_all_scores: bool = False
+    return_token_scores: bool = False
     selection: Selection = field(default_factory=Selection)
     model: str | bytes | tuple[str, ...] | None = None
     prefilter: Prefilter | None = None

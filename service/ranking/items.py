@@ -51,10 +51,10 @@ def item_chunks(row_chunks: RowChunks) -> Iterator[Chunk]:
 
 
 def ragged_chunks(row_chunks: RowChunks, lengths: np.ndarray) -> Iterator[Chunk]:
-    """Chunks of a ragged array, item ``i`` owning ``lengths[i]`` >= 1 consecutive rows.
+    """Chunks of a ragged array, item ``i`` owning ``lengths[i]`` >= 0 consecutive rows.
 
     ``row_chunks`` are (first row, rows) pairs covering the array in order, of
-    any sizes; ``lengths`` (n,) are integers >= 1 summing to its row count.
+    any sizes; ``lengths`` (n,) are integers >= 0 summing to its row count.
     Rows of an item cut by a chunk boundary wait for the next chunk. The
     deadline is checked as in ``item_chunks``.
     """
@@ -82,22 +82,35 @@ def reduce_units(
     unit_scores: np.ndarray, lengths: np.ndarray | None, n_items: int, how: str
 ) -> np.ndarray:
     """Per-item scores (n,) from the scores of the items' units, by ``how``:
-    "max" or "mean" over each item's units.
+    "max", "mean" or "sum" over each item's units.
 
-    ``lengths`` (n,) >= 1 counts each item's consecutive units; None means
-    every item has ``unit_scores.shape[0] // n_items`` units, unit-major (all
-    items' first unit, then all their second unit, ...).
+    ``lengths`` (n,) >= 0 counts each item's consecutive units, and an item
+    with none scores 0; None means every item has ``unit_scores.shape[0] //
+    n_items`` units, unit-major (all items' first unit, then all their second
+    unit, ...).
     """
     reduced: np.ndarray
     if lengths is None:
         grouped = unit_scores.reshape(-1, n_items)
-        reduced = grouped.max(axis=0) if how == "max" else grouped.mean(axis=0)
+        if how == "max":
+            reduced = grouped.max(axis=0)
+        else:
+            reduced = grouped.sum(axis=0) if how == "sum" else grouped.mean(axis=0)
+        return reduced
+    reduced = np.zeros(n_items, dtype=unit_scores.dtype)
+    present = lengths > 0
+    if not unit_scores.shape[0]:
         return reduced
     starts = np.zeros(n_items, dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
+    # reduceat over the items that have units: an empty segment would give
+    # the next unit's score instead of nothing.
+    counted = starts[present]
     if how == "max":
-        reduced = np.maximum.reduceat(unit_scores, starts)
+        reduced[present] = np.maximum.reduceat(unit_scores, counted)
         return reduced
-    reduced = np.add.reduceat(unit_scores, starts)
-    reduced /= lengths.astype(reduced.dtype)
+    sums = np.add.reduceat(unit_scores, counted)
+    if how == "mean":
+        sums /= lengths[present].astype(sums.dtype)
+    reduced[present] = sums
     return reduced

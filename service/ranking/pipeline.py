@@ -7,15 +7,23 @@ construction.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from service.errors import InvalidInput
 from service.ranking.bayesian import mean_of_pass_columns
 from service.ranking.composition import Balance, BalancedSelector, prefilter_positions
-from service.ranking.inputs import ARRAY_ROLES, ChunkContext, InputKind
+from service.ranking.inputs import (
+    ARRAY_ROLES,
+    ChunkContext,
+    InputKind,
+    aggregate_units,
+    binary_columns,
+)
 from service.ranking.items import Chunk
 from service.ranking.params import ParamValue, ParamValues
 from service.ranking.selection import Selection, make_selector
@@ -46,6 +54,8 @@ class RankPlan:
     whether the input's rows are rescaled to sum to 1. ``prefilter`` (batch
     strategies) narrows the pool first; ``balance`` (pointwise strategies)
     splits the batch into quotas over the predicted classes.
+    ``keep_token_scores`` keeps every token's score to return the picks';
+    ``lengths`` (n,) are a token kind's tokens per sequence.
     """
 
     strategy: Strategy
@@ -59,6 +69,8 @@ class RankPlan:
     selection: Selection = field(default_factory=Selection)
     prefilter: PrefilterPlan | None = None
     balance: Balance | None = None
+    keep_token_scores: bool = False
+    lengths: np.ndarray | None = None
 
     @property
     def randomized(self) -> bool:
@@ -71,7 +83,8 @@ class Ranking:
     """The answer: ``indices`` (k,) best first and their ``scores`` (k,).
 
     ``seed`` is set when randomness was used; ``all_scores`` (n,) holds every
-    pool item's score in pool order when it was asked for.
+    pool item's score in pool order when it was asked for; ``token_scores``
+    each pick's per-token scores (L_i,), in pick order, when they were.
     """
 
     indices: np.ndarray
@@ -79,6 +92,7 @@ class Ranking:
     pool_size: int
     seed: int | None
     all_scores: np.ndarray | None
+    token_scores: tuple[np.ndarray, ...] | None = None
 
 
 def draw_seed() -> int:
@@ -108,7 +122,8 @@ def rank_pool(
 
 
 def _rank_pointwise(chunks: Iterable[Chunk], *, pool_size: int, plan: RankPlan) -> Ranking:
-    """Score and rank chunk by chunk, in memory bounded by the chunk size."""
+    """Score and rank chunk by chunk, in memory bounded by the chunk size (plus
+    one score per token when the token scores are to be returned)."""
     make_scorer = plan.strategy.make_scorer
     if make_scorer is None:
         raise ValueError(f"{plan.strategy.name} is a batch strategy")
@@ -117,14 +132,19 @@ def _rank_pointwise(chunks: Iterable[Chunk], *, pool_size: int, plan: RankPlan) 
     # how many numbers the other consumed per chunk.
     score_rng, select_rng = (np.random.default_rng(s) for s in _seed_streams(seed))
     score = make_scorer(plan.params, score_rng)
-    reduce = plan.input_kind.reduce if plan.input_kind is not None else None
+    aggregate = _aggregate(plan)
     selector = make_selector(plan.selection, plan.budget, select_rng, pool_size)
     balanced: BalancedSelector | None = None
     all_scores: np.ndarray | None = None
+    token_scores: list[np.ndarray] = []
     for chunk, probs in _prepared(chunks, plan):
-        scores = score(probs)
-        if reduce is not None:
-            scores = reduce(scores, chunk)
+        if aggregate is None:
+            scores = score(probs)
+        else:
+            unit_scores = score(probs) if chunk.rows.shape[0] else np.zeros(0, probs.dtype)
+            if plan.keep_token_scores:
+                token_scores.append(unit_scores)
+            scores = aggregate_units(unit_scores, chunk, aggregate)
         offset, size = chunk.offset, scores.shape[0]
         if plan.keep_all_scores:
             if all_scores is None:
@@ -141,7 +161,31 @@ def _rank_pointwise(chunks: Iterable[Chunk], *, pool_size: int, plan: RankPlan) 
             )
         balanced.push(scores, offset, excluded, predicted_classes(probs))
     indices, top_scores = (balanced or selector).result()
-    return Ranking(indices, top_scores, pool_size, seed, all_scores)
+    picked_tokens = None
+    if plan.keep_token_scores and plan.lengths is not None:
+        picked_tokens = _picked_units(token_scores, plan.lengths, indices)
+    return Ranking(indices, top_scores, pool_size, seed, all_scores, picked_tokens)
+
+
+def _aggregate(plan: RankPlan) -> str | None:
+    """How unit scores become item scores, or None when the strategy scores items."""
+    kind = plan.input_kind
+    if kind is None or not kind.has_units or plan.strategy.unit_scores == "item":
+        return None
+    if plan.strategy.unit_scores == "mean":
+        return "mean"
+    return str(plan.params.get("aggregate", "mean"))
+
+
+def _picked_units(
+    unit_scores: list[np.ndarray], lengths: np.ndarray, indices: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Each picked item's unit scores, in pick order, from every unit's score in
+    pool order (the items' units consecutive, ``lengths`` (n,) of them)."""
+    every = np.concatenate(unit_scores) if unit_scores else np.zeros(0)
+    ends = np.cumsum(lengths, dtype=np.int64)
+    starts = ends - lengths
+    return tuple(every[starts[i] : ends[i]] for i in indices.tolist())
 
 
 def _rank_batch(
@@ -223,18 +267,56 @@ def predicted_classes(cols: np.ndarray) -> np.ndarray:
 
 def _prepared(chunks: Iterable[Chunk], plan: RankPlan) -> Iterator[tuple[Chunk, np.ndarray]]:
     """Each chunk with its checked probabilities, laid out by columns as the
-    strategy scores them (see InputKind.prepare)."""
+    strategy scores them (see InputKind.prepare). A token kind's errors name
+    the sequence and token of the bad row."""
     kind = plan.input_kind
     if kind is None:
         raise ValueError(f"{plan.strategy.name} takes no probability input")
-    # Strategies of form "probs" score the mean over passes of samples.
+    # Strategies of form "probs" score the mean over passes of samples, and
+    # each label of a multi-label item as two classes.
     averaged = plan.strategy.form == "probs" and kind.yields == "samples"
+    binary = plan.strategy.form == "probs" and kind.yields == "labels"
+    # Strategies that score items (random) see one column per item of a kind with units.
+    per_item = (
+        kind.has_units and plan.strategy.unit_scores == "item" and plan.strategy.form != "labels"
+    )
     # One context for the request; only its row offset follows the chunks.
     context = ChunkContext(kind.name, 0, plan.params, plan.normalize)
     for chunk in chunks:
         context.row_offset = chunk.row_offset
-        probs = kind.prepare(chunk.rows, context)
-        yield chunk, mean_of_pass_columns(probs) if averaged else probs
+        if chunk.rows.shape[0]:
+            try:
+                probs = kind.prepare(chunk.rows, context)
+            except InvalidInput as error:
+                if chunk.lengths is not None:
+                    error.detail = name_token(error.detail, chunk)
+                raise
+            if averaged:
+                probs = mean_of_pass_columns(probs)
+            elif binary:
+                probs = binary_columns(probs)
+        else:  # sequences without tokens only
+            probs = np.zeros((2, 0), np.float64)
+        yield chunk, np.zeros((1, chunk.size), probs.dtype) if per_item else probs
+
+
+_ROW_AT_START = re.compile(r"^row (\d+)")
+
+
+def name_token(detail: str, chunk: Chunk) -> str:
+    """``detail`` with a leading "row R" (an array row of the chunk's ragged
+    input) said as the sequence and token it is."""
+    match = _ROW_AT_START.match(detail)
+    if match is None or chunk.lengths is None:
+        return detail
+    row = int(match.group(1))
+    ends = chunk.row_offset + np.cumsum(chunk.lengths, dtype=np.int64)
+    within = int(np.searchsorted(ends, row, side="right"))
+    if within >= chunk.size:
+        return detail
+    token = row - int(ends[within] - chunk.lengths[within])
+    where = f"sequence {chunk.offset + within}, token {token} (token row {row})"
+    return where + detail[match.end() :]
 
 
 def _excluded(exclude: np.ndarray, offset: int, size: int) -> np.ndarray:

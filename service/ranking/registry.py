@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.errors import InvalidInput
-from service.ranking import batch, bayesian, uncertainty
+from service.ranking import batch, bayesian, multilabel, uncertainty
 from service.ranking.params import ParamValues
 from service.ranking.strategy import Scorer, ScorerFactory, Strategy
 
@@ -67,6 +67,7 @@ STRATEGIES: dict[str, Strategy] = {
             "probs",
             _random_scorer,
             randomized=True,
+            unit_scores="item",
         ),
         Strategy(
             "bald",
@@ -255,6 +256,71 @@ STRATEGIES: dict[str, Strategy] = {
             select=batch.information_density,
             params=batch.INFORMATION_DENSITY_PARAMS,
             arrays=("embeddings",),
+        ),
+        Strategy(
+            "mnlp",
+            "sequence",
+            "Maximum normalized log-probability (Shen et al. 2018): a sequence's mean "
+            "surprise at its tokens' most likely tags, so that long sequences are not "
+            "favoured; for token kinds.",
+            "-(1/L) sum_t log max_c p_tc",
+            "probs",
+            _fixed(uncertainty.neg_log_confidence_of_columns),
+            units=("token",),
+            unit_scores="mean",
+        ),
+        Strategy(
+            "min_confidence",
+            "multilabel",
+            "modAL's min_confidence: the item whose least likely label is least likely.",
+            "1 - min_k p_k",
+            "labels",
+            _fixed(multilabel.min_confidence_of_label_columns),
+            unit_scores="item",
+        ),
+        Strategy(
+            "avg_confidence",
+            "multilabel",
+            "modAL's avg_confidence: the largest mean label probability.",
+            "mean_k p_k",
+            "labels",
+            _fixed(multilabel.avg_confidence_of_label_columns),
+            unit_scores="item",
+        ),
+        Strategy(
+            "max_score",
+            "multilabel",
+            "modAL's max_score: the largest label score p_k (y_k - 1/2), y_k the predicted "
+            "label (p_k >= threshold); shifted by 1/2 to lie in [0, 1].",
+            "max_k p_k (y_k - 1/2) + 1/2",
+            "labels",
+            multilabel.max_score_scorer,
+            params=(multilabel.THRESHOLD,),
+            unit_scores="item",
+        ),
+        Strategy(
+            "avg_score",
+            "multilabel",
+            "modAL's avg_score: the mean label score p_k (y_k - 1/2); shifted by 1/2 to lie "
+            "in [0, 1].",
+            "mean_k p_k (y_k - 1/2) + 1/2",
+            "labels",
+            multilabel.avg_score_scorer,
+            params=(multilabel.THRESHOLD,),
+            unit_scores="item",
+        ),
+        Strategy(
+            "label_cardinality_inconsistency",
+            "multilabel",
+            "Label cardinality inconsistency (Li & Guo 2013; small-text's "
+            "LabelCardinalityInconsistency): how far the predicted label count is from "
+            "the labeled items' mean.",
+            "|sum_k [p_k >= threshold] - label_cardinality|",
+            "labels",
+            multilabel.label_cardinality_inconsistency_scorer,
+            params=(multilabel.THRESHOLD, multilabel.LABEL_CARDINALITY),
+            optional_arrays=(multilabel.LABELED_LABELS,),
+            unit_scores="item",
         ),
     )
 }

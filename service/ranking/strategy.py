@@ -4,7 +4,9 @@ A pointwise strategy scores each pool item on its own, so it runs chunk by
 chunk in bounded memory. Its ``make_scorer`` returns a function from a chunk
 laid out by columns (see rowops) to scores (n,), higher = label first: class
 columns (c, n) for strategies of form "probs" (samples are averaged over
-passes first), pass columns (t, c, n) for strategies of form "samples".
+passes first, and each label of a multi-label item is the two classes
+(p, 1 - p)), pass columns (t, c, n) for strategies of form "samples", label
+columns (l, n) for strategies of form "labels".
 
 A batch strategy picks the whole batch at once from whole arrays (to make
 it diverse, say); its ``select`` gets a BatchInputs and returns the picks.
@@ -21,13 +23,19 @@ from typing import Literal
 
 import numpy as np
 
+from service.ranking.inputkind import Unit
 from service.ranking.inputs import INPUT_KINDS, InputKind
 from service.ranking.params import Param, ParamValues
 from service.ranking.selection import SELECTION_METHODS
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 ScorerFactory = Callable[[ParamValues, np.random.Generator], Scorer]
-Form = Literal["probs", "samples"]
+Form = Literal["probs", "samples", "labels"]
+# How a pointwise strategy meets a kind with several units per item:
+# "aggregated" scores each unit and takes params.aggregate over them, "mean"
+# always averages its unit scores, "item" scores each item once.
+UnitScores = Literal["aggregated", "mean", "item"]
+ALL_UNITS: tuple[Unit, ...] = ("item", "token", "label")
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,12 @@ class Strategy:
     """A registered strategy.
 
     ``form`` is what it scores: a class distribution per item ("probs"), the
-    passes of samples ("samples"), or None when it takes no probability-like
-    input. ``arrays`` lists the other arrays it requires and
-    ``optional_arrays`` those it can use. ``randomized`` says whether its
+    passes of samples ("samples"), independent per-label probabilities
+    ("labels"), or None when it takes no probability-like input. ``units``
+    are the kinds of unit it can score (see InputKind.unit) and
+    ``unit_scores`` how its scores of a multi-unit item are combined.
+    ``arrays`` lists the other arrays it requires and ``optional_arrays``
+    those it can use. ``randomized`` says whether its
     answer depends on the request's seed. Exactly one of ``make_scorer``
     (pointwise) and ``select`` (batch) is set.
     """
@@ -74,6 +85,8 @@ class Strategy:
     aliases: tuple[str, ...] = ()
     arrays: tuple[str, ...] = ()
     optional_arrays: tuple[str, ...] = ()
+    units: tuple[Unit, ...] = ALL_UNITS
+    unit_scores: UnitScores = "aggregated"
 
     @property
     def pointwise(self) -> bool:
@@ -85,12 +98,17 @@ class Strategy:
         return self.pointwise
 
     def accepts(self, kind: InputKind) -> bool:
-        """Whether it can rank pools of ``kind``: samples feed every form (averaged
-        over passes for "probs"), the other kinds only "probs"; a kind that scores
-        several units per item (tokens, labels) feeds pointwise strategies only."""
-        if self.form is None or (self.form == "samples" and kind.yields != "samples"):
+        """Whether it can rank pools of ``kind``: samples feed every form but
+        "labels" (averaged over passes for "probs"), label kinds feed "probs" and
+        "labels", the others only "probs"; a kind that scores several units per
+        item (tokens, labels) feeds pointwise strategies only."""
+        if self.form is None or kind.unit not in self.units:
             return False
-        return self.pointwise or kind.reduce is None
+        if self.form == "samples" and kind.yields != "samples":
+            return False
+        if self.form == "labels" and kind.yields != "labels":
+            return False
+        return self.pointwise or not kind.has_units
 
     @property
     def inputs(self) -> tuple[str, ...]:

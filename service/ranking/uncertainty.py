@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from service.ranking import kernels
-from service.ranking.rowops import require_columns
+from service.ranking.rowops import column_max, require_columns
 
 
 def least_confidence_of_columns(cols: np.ndarray) -> np.ndarray:
@@ -41,6 +41,14 @@ def entropy_of_columns(cols: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):  # log 0 = -inf is not used: see entropy_into
         logs = np.log(cols)
     return _compiled_scores(kernels.entropy_into, cols, logs, np.finfo(cols.dtype).tiny)
+
+
+def neg_log_confidence_of_columns(cols: np.ndarray) -> np.ndarray:
+    """-log p1 in nats, the surprise of the most likely class: (c, n) -> (n,).
+    Range [0, log c]: p1 >= 1 / c for a distribution, so the log is finite."""
+    scores: np.ndarray = np.log(column_max(cols))
+    np.negative(scores, out=scores)
+    return scores
 
 
 def _compiled_scores(loop: Callable[..., None], cols: np.ndarray, *args: object) -> np.ndarray:

@@ -26,12 +26,21 @@ from service.decoding.jsonarrays import (
     array_from_json,
     integers_from_json,
     may_hold_array_booleans,
+    sequences_from_json,
 )
 from service.decoding.limits import ArrayLimits
 from service.decoding.npy import ByteStream, NpyReader
 from service.decoding.sources import ArraySource, PoolSource
 from service.errors import InvalidInput, MalformedBody, ServiceBusy, UnsupportedMediaType
-from service.jobs import ARRAY_FIELDS, Balance, Prefilter, RankRequest, Selection
+from service.jobs import (
+    ARRAY_FIELDS,
+    LENGTHS,
+    TOKEN_FIELDS,
+    Balance,
+    Prefilter,
+    RankRequest,
+    Selection,
+)
 from service.web.schemas import RankJsonSchema, RankQuerySchema, split_query
 
 NPY_MEDIA_TYPE = "application/x-npy"
@@ -163,13 +172,35 @@ def _read_json(request: Request, limits: ArrayLimits) -> RankRequest:
         }
         fields = RankJsonSchema().load(parsed_document)
         check_booleans = may_hold_array_booleans(body)
-        dense = {
-            name: array_from_json(value, name=name, limits=limits, check_booleans=check_booleans)
-            for name, value in arrays.items()
-        }
+        dense = {}
+        for name, value in arrays.items():
+            if name in TOKEN_FIELDS and LENGTHS.name not in arrays:
+                dense[name], dense[LENGTHS.name] = sequences_from_json(
+                    value,
+                    name=name,
+                    unit_ndim=TOKEN_FIELDS[name],
+                    limits=limits,
+                    check_booleans=check_booleans,
+                )
+            else:
+                dense[name] = array_from_json(
+                    value, name=name, limits=limits, check_booleans=check_booleans
+                )
+    _equal_length_sequences(dense)
     sources = {name: ArraySource(array, name=name) for name, array in dense.items()}
     exclude = integers_from_json(fields["exclude"], name="exclude")
     return _request(fields, fields["params"], exclude, sources, typed=True)
+
+
+def _equal_length_sequences(dense: dict[str, np.ndarray]) -> None:
+    """A JSON list of sequences that all have L tokens parses as one N x L x ...
+    array: it is the padded form with every length L."""
+    if LENGTHS.name in dense:
+        return
+    for name, unit_ndim in TOKEN_FIELDS.items():
+        array = dense.get(name)
+        if array is not None and array.ndim == unit_ndim + 2:
+            dense[LENGTHS.name] = np.full(array.shape[0], array.shape[1], np.int64)
 
 
 def _refuse_query(args: Mapping[str, str]) -> None:
@@ -207,6 +238,7 @@ def _request(
         normalize=fields["normalize"],
         seed=fields.get("seed"),
         return_all_scores=fields["return_all_scores"],
+        return_token_scores=fields["return_token_scores"],
         selection=Selection(**fields["selection"]),
         model=fields.get("model"),
         prefilter=Prefilter(**fields["prefilter"]) if fields.get("prefilter") else None,

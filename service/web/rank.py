@@ -70,6 +70,8 @@ def _render(answer: RankAnswer) -> dict[str, object]:
         body["seed"] = ranking.seed
     if ranking.all_scores is not None:
         body["all_scores"] = ranking.all_scores
+    if ranking.token_scores is not None:
+        body["token_scores"] = list(ranking.token_scores)
     if isinstance(answer.model_id, tuple):
         body["model"] = list(answer.model_id)
     elif answer.model_id is not None:

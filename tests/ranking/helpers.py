@@ -15,7 +15,14 @@ from service.ranking.pipeline import Ranking
 from service.ranking.registry import STRATEGIES
 
 DTYPES = (np.float32, np.float64)
-POINTWISE = {name: s for name, s in STRATEGIES.items() if s.pointwise}
+# Pointwise strategies over class distributions, one per item; the token and
+# multi-label strategies have their own tests (tests/jobs/test_structured_kinds.py).
+CLASS_KINDS = ("probabilities", "logits", "samples")
+POINTWISE = {
+    name: s
+    for name, s in STRATEGIES.items()
+    if s.pointwise and any(kind in s.inputs for kind in CLASS_KINDS)
+}
 ALL = sorted(POINTWISE)
 DETERMINISTIC = sorted(name for name, s in POINTWISE.items() if not s.randomized)
 UNCERTAINTY = sorted(name for name, s in POINTWISE.items() if s.family == "uncertainty")

@@ -23,18 +23,32 @@ def test_input_kinds_and_their_axes():
         "probabilities": "NC",
         "logits": "NC",
         "samples": "NTC",
+        "token_probabilities": "RC",
+        "token_logits": "RC",
+        "token_samples": "RTC",
+        "label_probabilities": "NL",
+        "label_logits": "NL",
     }
-    assert {name: kind.yields for name, kind in INPUT_KINDS.items()} == {
-        "probabilities": "probs",
-        "logits": "probs",
-        "samples": "samples",
+    assert {name: (kind.yields, kind.unit) for name, kind in INPUT_KINDS.items()} == {
+        "probabilities": ("probs", "item"),
+        "logits": ("probs", "item"),
+        "samples": ("samples", "item"),
+        "token_probabilities": ("probs", "token"),
+        "token_logits": ("probs", "token"),
+        "token_samples": ("samples", "token"),
+        "label_probabilities": ("labels", "label"),
+        "label_logits": ("labels", "label"),
     }
+    for kind in INPUT_KINDS.values():
+        assert (kind.lengths is not None) == (kind.unit == "token")
+        assert ("aggregate" in [param.name for param in kind.params]) == kind.has_units
 
 
 def test_array_roles_are_declared_as_array_specs():
     assert {name: spec.axes for name, spec in ARRAY_ROLES.items()} == {
         "embeddings": "ND",
         "labeled_embeddings": "MD",
+        "labeled_labels": "ML",
     }
     for name, spec in ARRAY_ROLES.items():
         assert isinstance(spec, ArraySpec)

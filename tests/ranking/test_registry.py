@@ -42,11 +42,23 @@ def test_descriptions_are_json_and_consistent(name):
     described = json.loads(json.dumps(strategy.describe()))
     assert described["name"] == name
     assert set(strategy.inputs) <= set(INPUT_KINDS)
-    assert strategy.form in ("probs", "samples", None)
-    if strategy.form == "samples":
-        assert strategy.inputs == ("samples",)
-    if strategy.form == "probs":
-        assert strategy.inputs == tuple(INPUT_KINDS)
+    assert strategy.form in ("probs", "samples", "labels", None)
+    # Pointwise strategies take every kind of their form, units included;
+    # batch strategies the kinds with one unit per item.
+    of_form = {
+        "samples": {k for k, kind in INPUT_KINDS.items() if kind.yields == "samples"},
+        "labels": {k for k, kind in INPUT_KINDS.items() if kind.yields == "labels"},
+        "probs": set(INPUT_KINDS),
+    }
+    if strategy.form is not None:
+        expected = {
+            k
+            for k in of_form[strategy.form]
+            if INPUT_KINDS[k].unit in strategy.units
+            and (strategy.pointwise or not INPUT_KINDS[k].has_units)
+        }
+        assert set(strategy.inputs) == expected
+        assert strategy.inputs
     if strategy.form is None:
         assert strategy.inputs == ()
         assert strategy.arrays

@@ -13,6 +13,11 @@ pointwise strategy under top selection), and:
 - a budget of exactly the items left after exclusions returns each once, and
   a larger one is refused (``InvalidInput`` on "budget");
 - a pointwise answer, and every score, does not depend on the chunk rows.
+
+Token kinds are sent padded (N x L_max x ..., with lengths), so that every
+array has the pool axis first and a permutation moves whole sequences. A
+strategy that needs the labeled items' label count takes it as a parameter
+when the labeled sets are not sent.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.errors import InvalidInput
-from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS
+from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS, LENGTHS
+from service.ranking.multilabel import LABEL_CARDINALITY, LABELED_LABELS
 from service.ranking.pipeline import Ranking
 from service.ranking.registry import STRATEGIES
 from service.ranking.selection import SELECTION_METHODS, Selection
@@ -72,18 +78,32 @@ class Request:
 
 
 def axes_of(role: str) -> str:
-    """The axes of a request array, e.g. "NTC" or "MD" (N: the pool axis)."""
+    """The axes of a request array as sent here, e.g. "NTC", "NSC" (padded
+    tokens, S the longest sequence) or "MD" (N: the pool axis)."""
+    if role == LENGTHS.name:
+        return LENGTHS.axes
     if role in INPUT_KINDS:
-        return INPUT_KINDS[role].axes
+        kind = INPUT_KINDS[role]
+        return "NS" + kind.axes[1:] if kind.lengths is not None else kind.axes
     return ARRAY_ROLES[role].axes
 
 
 def input_values(kind: str, rng: np.random.Generator, shape: list[int]) -> np.ndarray:
     """Continuous random values of an input kind, as float64: ties are improbable."""
-    if kind == "logits":
+    if kind.endswith("logits"):
         return 3.0 * rng.standard_normal(shape)
+    if INPUT_KINDS[kind].yields == "labels":
+        return rng.random(shape)
     # Every other kind holds probability rows over its last (class) axis.
     return normalized(rng.gamma(rng.uniform(0.5, 2.0), size=shape))
+
+
+def params_for(request: Request) -> dict[str, object]:
+    """The label count a strategy needs when the labeled sets are not sent."""
+    declared = {param.name for param in request.strategy.params}
+    if LABEL_CARDINALITY.name in declared and LABELED_LABELS not in request.arrays:
+        return {LABEL_CARDINALITY.name: 1.5}
+    return {}
 
 
 def build_arrays(
@@ -103,15 +123,22 @@ def build_arrays(
     ``optional``, each optional one. ``sizes`` gives the other axes' lengths.
     """
     strategy = STRATEGIES[name]
-    sizes = {"N": n, "C": 3, "T": 3, "D": 3, "M": 4, **(sizes or {})}
+    sizes = {"N": n, "C": 3, "T": 3, "D": 3, "M": 4, "S": 4, "L": 3, **(sizes or {})}
     arrays = {}
     kind = kind or (strategy.inputs[0] if strategy.inputs else None)
     if kind is not None:
         shape = [sizes[axis] for axis in axes_of(kind)]
         arrays[kind] = input_values(kind, rng, shape).astype(dtype)
+        if INPUT_KINDS[kind].lengths is not None:
+            lengths = rng.integers(1, sizes["S"] + 1, size=n)
+            arrays[kind][np.arange(sizes["S"]) >= lengths[:, None]] = np.nan  # padding
+            arrays[LENGTHS.name] = lengths
     for role in strategy.arrays + (strategy.optional_arrays if optional else ()):
         shape = [sizes[axis] for axis in axes_of(role)]
-        arrays[role] = rng.standard_normal(shape).astype(dtype)
+        if role == LABELED_LABELS:
+            arrays[role] = rng.integers(0, 2, size=shape).astype(dtype)
+        else:
+            arrays[role] = rng.standard_normal(shape).astype(dtype)
     return arrays
 
 
@@ -133,6 +160,8 @@ def requests(draw, name: str, *, min_n: int = 1, max_n: int = 20) -> Request:
             "T": draw(st.integers(2, 4)),
             "D": draw(st.integers(1, 4)),
             "M": draw(st.integers(1, 5)),
+            "S": draw(st.integers(1, 5)),
+            "L": draw(st.integers(1, 4)),
         },
     )
     exclude = draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n - 1))
@@ -151,7 +180,12 @@ def selections(name: str) -> st.SearchStrategy[Selection]:
 
 def rank(request: Request, **options) -> Ranking:
     return rank_request(
-        request.name, request.arrays, request.budget, exclude=request.exclude, **options
+        request.name,
+        request.arrays,
+        request.budget,
+        exclude=request.exclude,
+        params=params_for(request),
+        **options,
     )
 
 

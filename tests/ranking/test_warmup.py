@@ -43,7 +43,10 @@ def rank_everything() -> None:
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         for kind in INPUT_KINDS.values():
-            arrays = {kind.name: pool(kind.name, dtype, rng)}
+            if kind.has_units:
+                arrays = kind.example(20, dtype)
+            else:
+                arrays = {kind.name: pool(kind.name, dtype, rng)}
             variants = [{}]
             if kind.normalizable:
                 variants.append({"normalize": True})
@@ -51,8 +54,13 @@ def rank_everything() -> None:
             if kind.name == "logits":
                 variants.append({"params": {"temperature": 2.0}})
             for strategy in STRATEGIES.values():
-                if strategy.pointwise and strategy.accepts(kind):
+                # The multi-label strategies are plain numpy (see warm_up).
+                if strategy.pointwise and strategy.accepts(kind) and strategy.form != "labels":
                     for variant in variants:
+                        if "aggregate" in variant.get("params", {}) and (
+                            strategy.unit_scores != "aggregated"
+                        ):
+                            continue
                         rank_request(strategy.name, arrays, 5, seed=1, **variant)
 
 
