@@ -90,7 +90,7 @@ def test_a_strategy_name_removed_from_the_enum_fails(
 def test_a_param_description_changed_by_hand_fails(copies: tuple[Path, Path], registry: Registry):
     openapi, _ = copies
     generated = openapi_blocks(registry)["RankParams.properties"].lines
-    line = next(line for line in generated if "description: 'logits: " in line)
+    line = next(line for line in generated if "description: 'logits, token_logits: " in line)
     edit(openapi, line, line.replace("softmax", "soft max", 1))
     assert "generated block RankParams.properties" in only_problem(copies, registry)
 
@@ -99,8 +99,8 @@ def test_a_param_description_changed_by_hand_fails(copies: tuple[Path, Path], re
     ("old", "new", "block"),
     [
         pytest.param(
-            "        default: 1.0\n    # end generated parameters.query-params",
-            "        default: 2.0\n    # end generated parameters.query-params",
+            "        minimum: 0\n    # end generated parameters.query-params",
+            "        minimum: 1\n    # end generated parameters.query-params",
             "parameters.query-params",
             id="query-default",
         ),
@@ -111,8 +111,8 @@ def test_a_param_description_changed_by_hand_fails(copies: tuple[Path, Path], re
             id="operation-ref",
         ),
         pytest.param(
-            "          default: 1.0\n        # end generated RankMultipart.params",
-            "          default: 1.0\n        extra:\n          type: string\n"
+            "          minimum: 0\n        # end generated RankMultipart.params",
+            "          minimum: 0\n        extra:\n          type: string\n"
             "        # end generated RankMultipart.params",
             "RankMultipart.params",
             id="multipart-field",
@@ -239,7 +239,7 @@ def test_committed_param_schemas_are_the_declared_ones(registry: Registry):
 
 def test_param_descriptions_name_their_owner(registry: Registry):
     descriptions = {param.name: param.description for param in declared_params(registry)}
-    assert descriptions["temperature"].startswith("logits: softmax temperature")
+    assert descriptions["temperature"].startswith("logits, token_logits: softmax temperature")
     assert descriptions["layout"].startswith("samples: ")
     assert descriptions["candidates"].startswith("cluster_margin: smallest-margin")
     # Feature params already name their owner: not "features: features: ...".

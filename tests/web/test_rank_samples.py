@@ -378,7 +378,7 @@ def test_strategies_lists_samples_strategies_and_the_alias(client):
     assert response.status_code == 200
     listed = {strategy["name"]: strategy for strategy in response.get_json()["strategies"]}
     for name in SAMPLE_STRATEGIES:
-        assert listed[name]["inputs"] == ["samples"], name
+        assert listed[name]["inputs"] == ["samples", "token_samples"], name
     assert listed["predictive_entropy"]["aliases"] == ["consensus_entropy"]
     assert "consensus_entropy" not in listed
     for name in ("least_confidence", "margin", "ratio", "entropy", "random"):
