@@ -55,27 +55,37 @@ def ragged_chunks(row_chunks: RowChunks, lengths: np.ndarray) -> Iterator[Chunk]
 
     ``row_chunks`` are (first row, rows) pairs covering the array in order, of
     any sizes; ``lengths`` (n,) are integers >= 0 summing to its row count.
-    Rows of an item cut by a chunk boundary wait for the next chunk. The
-    deadline is checked as in ``item_chunks``.
+    The items whose rows all arrived with a row chunk are yielded as a view of
+    it; an item cut by a chunk boundary waits for the rest of its rows and is
+    yielded on its own, so that only its rows are ever copied. The deadline
+    is checked as in ``item_chunks``.
     """
     ends = np.cumsum(lengths, dtype=np.int64)
     item = 0  # first item not yet yielded
-    held: list[np.ndarray] = []  # rows of that item onward, not yet yielded
-    held_from = 0  # array row where ``held`` starts
+    held: list[np.ndarray] = []  # the rows of item ``item`` that arrived so far
+    held_from = 0  # the array row where ``held`` starts
     for offset, rows in row_chunks:
         check_deadline()
-        held.append(rows)
-        available = offset + rows.shape[0]
         # Items whose last row has arrived: item .. last - 1.
-        last = int(np.searchsorted(ends, available, side="right"))
+        last = int(np.searchsorted(ends, offset + rows.shape[0], side="right"))
         if last == item:
+            if rows.shape[0]:
+                if not held:
+                    held_from = offset
+                held.append(rows)
             continue
-        block = held[0] if len(held) == 1 else np.concatenate(held)
-        upto = int(ends[last - 1]) - held_from
-        yield Chunk(item, block[:upto], held_from, lengths[item:last])
-        held = [block[upto:]] if upto < block.shape[0] else []
-        held_from += upto
-        item = last
+        start = 0  # the first row of ``rows`` not yet yielded
+        if held:
+            start = int(ends[item]) - offset
+            cut = np.concatenate([*held, rows[:start]])
+            yield Chunk(item, cut, held_from, lengths[item : item + 1])
+            held, item = [], item + 1
+        if last > item:
+            stop = int(ends[last - 1]) - offset
+            yield Chunk(item, rows[start:stop], offset + start, lengths[item:last])
+            start, item = stop, last
+        if start < rows.shape[0]:
+            held, held_from = [rows[start:]], offset + start
 
 
 def reduce_units(
