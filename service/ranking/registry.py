@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 
 from service.errors import InvalidInput
@@ -337,6 +339,8 @@ def get_strategy(name: str) -> Strategy:
         return STRATEGIES[ALIASES.get(name, name)]
     except KeyError:
         known = ", ".join(sorted(STRATEGIES))
+        nearest = difflib.get_close_matches(name, [*STRATEGIES, *ALIASES], n=1)
+        hint = f"did you mean {nearest[0]!r}? " if nearest else ""
         raise InvalidInput(
-            f"unknown strategy {name!r}; must be one of: {known}", field="strategy"
+            f"unknown strategy {name!r}; {hint}must be one of: {known}", field="strategy"
         ) from None

@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 from flask import Request
 from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
 
 from service.deadline import check_deadline, seconds_left
 from service.decoding.fastjson import parse_with_arrays
@@ -125,7 +126,9 @@ def _form_fields(request: Request) -> dict[str, str]:
     """The query and form fields of a multipart request; its parts are parsed here."""
     try:
         # Parts over 500 KiB are spooled to TMPDIR while the form is parsed.
-        return dict(request.args) | dict(request.form)
+        return single_values(request.args, "query string") | single_values(
+            request.form, "form"
+        )
     except OSError as error:
         if error.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -273,8 +276,23 @@ def parse_json(body: bytes) -> object:
             ) from None
 
 
+def single_values(fields: MultiDict[str, str], where: str) -> dict[str, str]:
+    """Query or form fields as a dict; a name given twice is refused rather than
+    resolved to one of its values."""
+    repeated = sorted(name for name, values in fields.lists() if len(values) > 1)
+    if repeated:
+        name = repeated[0]
+        values = ", ".join(repr(value[:40]) for value in fields.getlist(name)[:4])
+        raise InvalidInput(
+            f"{name} is given {len(fields.getlist(name))} times in the {where} ({values}): "
+            "send it once",
+            field=name,
+        )
+    return dict(fields)
+
+
 def _read_npy(request: Request, limits: ArrayLimits) -> RankRequest:
-    fields, params, exclude = _read_text_fields(request.args)
+    fields, params, exclude = _read_text_fields(single_values(request.args, "query string"))
     name = str(fields["input"])
     source = NpyReader(cast(ByteStream, request.stream), name=name, limits=limits)
     return _request(fields, params, exclude, {name: source}, typed=False)
@@ -363,8 +381,16 @@ def _parse_targets(text: str) -> list[float]:
 
 
 def _parse_index_list(text: str) -> np.ndarray:
-    """Comma-separated pool indices, e.g. "3,17,42"."""
-    items = [item.strip() for item in text.split(",") if item.strip()]
+    """Comma-separated pool indices, e.g. "3,17,42"; "" is none."""
+    if not text.strip():
+        return np.empty(0, np.int64)
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        position = items.index("")
+        raise InvalidInput(
+            f"item {position} of {text[:80]!r} is empty: expected comma-separated integers",
+            field="exclude",
+        )
     try:
         return np.array([int(item) for item in items], dtype=np.int64)
     except (ValueError, OverflowError):

@@ -23,7 +23,7 @@ from service.models.sessions import SessionCache
 from service.models.store import ModelStore
 from service.models.validation import ValidationLimits
 from service.web import admission, observability
-from service.web.bodies import paced_body
+from service.web.bodies import paced_body, single_values
 from service.web.encoding import json_response
 from service.web.problems import problem_response
 
@@ -125,7 +125,7 @@ def upload() -> Response:
         raise UnsupportedMediaType(
             f"expected {MODEL_MEDIA_TYPE} (the raw bytes of an .onnx file), got {got}"
         )
-    name = check_label(request.args.get("name"))
+    name = check_label(single_values(request.args, "query string").get("name"))
     settings = config.settings()
     with (
         within(settings.compute_deadline_seconds),
