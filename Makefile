@@ -21,6 +21,10 @@ $(VENV)/.installed-examples: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[examples]"
 	touch $@
 
+$(VENV)/.installed-ner: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[ner]"
+	touch $@
+
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	touch $@
@@ -59,6 +63,7 @@ bench: $(VENV)/.installed-bench  ## measure every benchmark figure, write bench/
 	$(BIN)/python -m bench selections
 	$(BIN)/python -m bench transports
 	$(BIN)/python -m bench peers
+	$(BIN)/python -m bench tokens
 	$(BIN)/python -m bench report
 
 .PHONY: load faults
@@ -71,6 +76,10 @@ faults: $(VENV)/.installed-test  ## kill -9 a worker under load, then SIGTERM mi
 .PHONY: simulate
 simulate: $(VENV)/.installed-examples  ## active learning through the API on scikit-learn's datasets; writes examples/results/
 	$(BIN)/python -m examples.simulation $(ARGS)
+
+.PHONY: simulate-ner
+simulate-ner: $(VENV)/.installed-ner  ## active learning for NER through the API (a CRF on tweets); writes examples/results/ner_*
+	$(BIN)/python -m examples.ner $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
