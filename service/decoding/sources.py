@@ -99,6 +99,11 @@ class UnpaddedSource:
     def _tokens(self, padded: np.ndarray, item: int) -> np.ndarray:
         """The real tokens of items ``item`` .. of ``padded`` (m, l_max, ...)."""
         lengths = self._lengths[item : item + padded.shape[0]]
-        present = np.arange(self._longest) < lengths[:, None]
-        tokens: np.ndarray = padded[present]
+        rows = padded.reshape(-1, *padded.shape[2:])  # a view when contiguous
+        # Flat row of token t of item i: i * l_max + t. A take of row indices
+        # is twice as fast as a two-axis boolean mask.
+        starts = np.arange(lengths.shape[0], dtype=np.int64) * self._longest
+        firsts = np.cumsum(lengths) - lengths  # each item's first token among the real ones
+        within = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(firsts, lengths)
+        tokens: np.ndarray = np.take(rows, np.repeat(starts, lengths) + within, axis=0)
         return tokens
