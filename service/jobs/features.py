@@ -3,7 +3,9 @@
 A request that sends ``features`` (N x D) and names a ``model`` (an id or a
 bundled name) is ranked on the model's output: ``params.output`` picks the
 output (default: the first N x C one) and ``params.output_kind`` says whether
-it holds probabilities (default) or logits. A multipart request may carry the
+it holds probabilities (default) or logits, or, for a multi-label model, an
+N x L output of per-label probabilities (label_probabilities) or logits
+(label_logits), ranked as those input kinds. A multipart request may carry the
 .onnx file itself in a part named ``model``: checked like an upload, used for
 that request only, never stored. Inference runs in row chunks as
 the ranking consumes them, each sized to the feature bytes of a run and to
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Literal
+from typing import cast
 
 import numpy as np
 import onnxruntime as ort
@@ -26,8 +28,11 @@ from service.errors import AlrankError, InvalidInput, PayloadTooLarge
 from service.jobs.ensembles import SampleRuns, model_refs, predicted_samples, resolve_model
 from service.jobs.params import check_params
 from service.models.inference import (
+    OUTPUT_KINDS,
     InferenceMemory,
+    OutputKind,
     inference_chunk_rows,
+    is_label_kind,
     predict_probabilities,
     predict_with_embeddings,
 )
@@ -53,7 +58,8 @@ FEATURE_PARAMS = (
         "output",
         "string",
         None,
-        "features: the model output to rank from; default the first N x C output.",
+        "features: the model output to rank from; default the first N x C output (N x L "
+        "for the label kinds).",
     ),
     Param(
         "embeddings_output",
@@ -75,15 +81,16 @@ FEATURE_PARAMS = (
         "output_kind",
         "string",
         "probabilities",
-        "features: whether the model output holds probabilities or logits.",
-        choices=("probabilities", "logits"),
+        "features: whether the model output holds class probabilities, logits, or "
+        "per-label probabilities or logits (multi-label).",
+        choices=OUTPUT_KINDS,
     ),
 )
 
 
 class InferredSource:
-    """The models' output over the features, as a probabilities, logits or
-    samples source.
+    """The models' output over the features, as a probabilities, logits,
+    label_probabilities, label_logits or samples source.
 
     ``chunks`` yields the inference chunks, each cut into pieces of the rows
     asked for when it holds more than twice as many: the ranking's working
@@ -183,13 +190,12 @@ def score_features(
         key: value for key, value in sources.items() if key not in (FEATURES, LABELED_FEATURES)
     }
     output = None if options["output"] is None else str(options["output"])
-    kind: Literal["probabilities", "logits"] = (
-        "logits" if options["output_kind"] == "logits" else "probabilities"
-    )
+    kind = cast(OutputKind, options["output_kind"])
     refs = model_refs(model_ref)
     passes = options["passes"] if isinstance(options["passes"], int) else None
+    _check_kind_wanted(kind, strategy)
     if len(refs) > 1 or passes is not None:
-        _check_samples_wanted(sources, options, rest, strategy)
+        _check_samples_wanted(sources, options, rest, strategy, kind)
         blocks, runs = predicted_samples(
             sources[FEATURES].read_all(),
             refs,
@@ -227,15 +233,43 @@ def score_features(
     return ScoredFeatures(derived, rest, model.id)
 
 
+def _check_kind_wanted(kind: OutputKind, strategy: Strategy | None) -> None:
+    """Refuse, before anything runs, a label kind for a strategy that ranks no
+    label kind, and a class kind for one that ranks label kinds only."""
+    if strategy is None or not strategy.inputs or kind in strategy.inputs:
+        return
+    label_inputs = [name for name in strategy.inputs if is_label_kind(name)]
+    if is_label_kind(kind):
+        raise InvalidInput(
+            f"{strategy.name} does not rank {kind}, the per-label scores of a multi-label "
+            f"model; it takes {', '.join(strategy.inputs)}",
+            field="params.output_kind",
+        )
+    if label_inputs and len(label_inputs) == len(strategy.inputs):
+        raise InvalidInput(
+            f"{strategy.name} ranks the per-label scores of a multi-label model: send "
+            f"params.output_kind={' or '.join(label_inputs)}, not {kind}",
+            field="params.output_kind",
+        )
+
+
 def _check_samples_wanted(
     sources: Mapping[str, PoolSource],
     options: Mapping[str, object],
     rest: Mapping[str, object],
     strategy: Strategy | None,
+    kind: OutputKind,
 ) -> None:
     """Refuse, before anything runs, what samples made by models cannot serve:
-    embeddings from them, a strategy that scores no samples, and the layout
-    and space parameters of samples a request sends."""
+    a label kind, embeddings from them, a strategy that scores no samples, and
+    the layout and space parameters of samples a request sends."""
+    if is_label_kind(kind):
+        raise InvalidInput(
+            f"params.output_kind={kind} reads one N x L output of a multi-label model; a "
+            "committee or params.passes make samples of class probabilities (N x T x C): "
+            "send one model without passes, or a class output_kind",
+            field="params.output_kind",
+        )
     if options["embeddings_output"] is not None or LABELED_FEATURES in sources:
         field = (
             "params.embeddings_output"
@@ -265,11 +299,11 @@ def _check_samples_wanted(
 @dataclass(frozen=True)
 class _ModelRuns:
     """How one request runs its model: the session, the output read as class
-    scores and what it holds, and the bounds on runs and held outputs."""
+    (or label) scores and what it holds, and the bounds on runs and held outputs."""
 
     session: ort.InferenceSession
     output: str | None
-    kind: Literal["probabilities", "logits"]
+    kind: OutputKind
     chunk_bytes: int
     memory: InferenceMemory
     max_held_bytes: int | None
@@ -281,7 +315,7 @@ class _ModelRuns:
         )
 
     def streamed(self, features: np.ndarray) -> InferredSource:
-        """The class scores of ``features`` (n, d), run as the ranking reads them."""
+        """The class (or label) scores of ``features`` (n, d), run as the ranking reads them."""
         predicted = predict_probabilities(
             self.session,
             features,

@@ -1,10 +1,13 @@
-"""Run a model over a pool of feature rows, chunk by chunk, into class probabilities or logits.
+"""Run a model over a pool of feature rows, chunk by chunk, into class probabilities or
+logits, or into per-label probabilities or logits (multi-label).
 
 ``predict_probabilities`` checks the features against the model's one input
 (width and element type) and picks the output to read before it runs
 anything, then yields ``(first row, (rows, C) float32)`` chunks: one
 InferenceSession.run per chunk, and every chunk checked to be N x C
-probabilities (or finite logits). Every failure is an InvalidInput (or a
+probabilities (or finite logits). The label kinds read an N x L output
+(L >= 1) instead, each value checked to be in [0, 1] (label_probabilities)
+or finite (label_logits). Every failure is an InvalidInput (or a
 PayloadTooLarge) naming what was expected and what came.
 
 Memory: a run takes at most the rows that the model's measured footprint
@@ -40,8 +43,15 @@ from service.models.sessions import ORT_ERRORS, ort_message
 from service.models.signature import TENSOR_DTYPES, ZIPMAP_TYPES
 from service.ranking.checks import PROBABILITY_ATOL
 
-OutputKind = Literal["probabilities", "logits"]
-OUTPUT_KINDS: tuple[OutputKind, ...] = ("probabilities", "logits")
+OutputKind = Literal["probabilities", "logits", "label_probabilities", "label_logits"]
+OUTPUT_KINDS: tuple[OutputKind, ...] = (
+    "probabilities",
+    "logits",
+    "label_probabilities",
+    "label_logits",
+)
+# The kinds of a multi-label model: N x L independent per-label scores.
+LABEL_OUTPUT_KINDS: tuple[OutputKind, ...] = ("label_probabilities", "label_logits")
 # Feature bytes per InferenceSession.run: enough rows to spread the fixed cost
 # of a run (tens of microseconds), few enough that a chunk's input and output
 # stay in cache. 1-4 MiB run 100,000 digit rows as fast as one whole-array run.
@@ -89,13 +99,30 @@ class FeatureInput:
 
 @dataclass(frozen=True)
 class ModelOutput:
-    """The output read as class scores, and what it holds; ``classes`` is C when
-    the output's signature fixes it."""
+    """The output read as class (or label) scores, and what it holds; ``classes``
+    is C (L for the label kinds) when the output's signature fixes it."""
 
     name: str
     kind: OutputKind
     zipmap: bool
     classes: int | None = None
+
+    @property
+    def labels(self) -> bool:
+        """Whether the output holds per-label scores (N x L) rather than class scores."""
+        return self.kind in LABEL_OUTPUT_KINDS
+
+
+def is_label_kind(kind: str) -> bool:
+    """Whether ``kind`` is one of the multi-label output kinds."""
+    return kind in LABEL_OUTPUT_KINDS
+
+
+def _scores_of(kind: OutputKind) -> str:
+    """What an output of ``kind`` holds, as its messages name it."""
+    if is_label_kind(kind):
+        return "per-label probabilities or logits"
+    return "class probabilities or logits"
 
 
 def feature_input(session: ort.InferenceSession) -> FeatureInput:
@@ -130,19 +157,23 @@ def model_output(
     output: str | None = None,
     output_kind: OutputKind | None = None,
 ) -> ModelOutput:
-    """The output named ``output``, else the first N x C one (a ZipMap counts)."""
+    """The output named ``output``, else the first that fits ``output_kind``: an
+    N x C one (a ZipMap counts) for the class kinds, an N x L float tensor for
+    the label kinds."""
     kind: OutputKind = output_kind or "probabilities"
     if kind not in OUTPUT_KINDS:
         raise InvalidInput(
             f"expected one of {', '.join(OUTPUT_KINDS)}, got {kind!r}", field="output_kind"
         )
+    fits = _holds_label_scores if is_label_kind(kind) else _holds_class_scores
+    shape = "N x L" if is_label_kind(kind) else "N x C"
     outputs = session.get_outputs()
     if output is None:
-        arg = next((arg for arg in outputs if _holds_class_scores(arg)), None)
+        arg = next((arg for arg in outputs if fits(arg)), None)
         if arg is None:
             raise InvalidInput(
-                f"none of the model's outputs ({_list_args(outputs)}) is an N x C array "
-                "of class probabilities or logits",
+                f"none of the model's outputs ({_list_args(outputs)}) is an {shape} array "
+                f"of {_scores_of(kind)}",
                 field="model",
             )
     else:
@@ -152,10 +183,10 @@ def model_output(
                 f"the model has no output {output!r}; its outputs are {_list_args(outputs)}",
                 field="output",
             )
-        if not _holds_class_scores(arg):
+        if not fits(arg):
             raise InvalidInput(
-                f"output {output!r} is {_describe_arg(arg)}; expected an N x C array of "
-                "class probabilities or logits",
+                f"output {output!r} is {_describe_arg(arg)}; expected an {shape} array of "
+                f"{_scores_of(kind)}",
                 field="output",
             )
     zipmap = arg.type in ZIPMAP_TYPES
@@ -198,7 +229,9 @@ def predict_probabilities(
     The input, the output and the features are checked before this returns,
     so a mismatch raises here, not while iterating. ``output_kind``
     "probabilities" (the default) checks each row is a probability
-    distribution; "logits" only that it is finite. Runs take at most
+    distribution; "logits" only that it is finite; "label_probabilities"
+    that each value is in [0, 1], "label_logits" that it is finite (both
+    (rows, l) with l >= 1). Runs take at most
     ``chunk_rows`` rows, and fewer when ``memory``'s footprint says so.
     """
     runs = plan_runs(
@@ -428,7 +461,11 @@ def cast_features(chunk: np.ndarray, dtype: np.dtype, *, row_offset: int) -> np.
 
 
 def check_scores(values: np.ndarray, target: ModelOutput, *, rows: int, row_offset: int) -> None:
-    """Check one chunk of the output: ``rows`` x C (C >= 2), probabilities or finite logits."""
+    """Check one chunk of the output: ``rows`` x C (C >= 2), probabilities or finite
+    logits; for the label kinds ``rows`` x L (L >= 1), each in [0, 1] or finite."""
+    if target.labels:
+        _check_label_scores(values, target, rows=rows, row_offset=row_offset)
+        return
     if values.ndim != 2 or values.shape[0] != rows or values.shape[1] < 2:
         raise InvalidInput(
             f"model output {target.name!r} has shape {list(values.shape)} for {rows} rows; "
@@ -460,6 +497,43 @@ def check_scores(values: np.ndarray, target: ModelOutput, *, rows: int, row_offs
     )
 
 
+def _check_label_scores(
+    values: np.ndarray, target: ModelOutput, *, rows: int, row_offset: int
+) -> None:
+    """One chunk of a label output: ``rows`` x L (L >= 1); label_probabilities each
+    in [0, 1], label_logits each finite."""
+    probabilities = target.kind == "label_probabilities"
+    what = "per-label probabilities" if probabilities else "per-label logits"
+    if values.ndim != 2 or values.shape[0] != rows or values.shape[1] < 1:
+        raise InvalidInput(
+            f"model output {target.name!r} has shape {list(values.shape)} for {rows} rows; "
+            f"expected {rows} x L {what} with L >= 1",
+            field="model",
+        )
+    low, high = values.min(), values.max()
+    if probabilities:
+        if low >= 0 and high <= 1:
+            return
+        bad = ~((values >= 0) & (values <= 1))
+    else:
+        if np.isfinite(low) and np.isfinite(high):
+            return
+        bad = ~np.isfinite(values)
+    row, label = (int(index[0]) for index in np.nonzero(bad))
+    value = float(values[row, label])
+    where = f"model output {target.name!r}, row {row + row_offset}, label {label}"
+    if not np.isfinite(value):
+        noun = "probability" if probabilities else "logit"
+        raise InvalidInput(
+            f"{where} holds a non-finite {noun} ({value!r}; NaN or +-Inf)", field="model"
+        )
+    raise InvalidInput(
+        f"{where}: {value:.6g} is outside [0, 1]; send output_kind=label_logits if the "
+        "model emits logits",
+        field="model",
+    )
+
+
 def _run(
     session: ort.InferenceSession,
     feed: dict[str, np.ndarray],
@@ -468,7 +542,7 @@ def _run(
     start: int,
     count: int,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """One run: the class scores, and the embeddings output when one is named."""
+    """One run: the class (or label) scores, and the embeddings output when one is named."""
     names = [target.name] if embeddings is None else [target.name, embeddings]
     try:
         values, *extra = session.run(names, feed)
@@ -485,7 +559,8 @@ def _run(
     if not isinstance(values, np.ndarray) or values.dtype.kind != "f":
         got = values.dtype if isinstance(values, np.ndarray) else type(values).__name__
         raise InvalidInput(
-            f"model output {target.name!r} holds {got}, expected float class {target.kind}",
+            f"model output {target.name!r} holds {got}, expected float "
+            f"{'' if target.labels else 'class '}{target.kind}",
             field="model",
         )
     return values.astype(np.float32, copy=False), embedded
@@ -528,6 +603,12 @@ def _holds_class_scores(arg: ort.NodeArg) -> bool:
         return False
     classes = _fixed(arg.shape[1])
     return classes is None or classes >= 2
+
+
+def _holds_label_scores(arg: ort.NodeArg) -> bool:
+    """An N x L float tensor (L >= 1, or not fixed); a ZipMap holds class scores only."""
+    dtype = TENSOR_DTYPES.get(arg.type)
+    return dtype is not None and dtype.kind == "f" and len(arg.shape) == 2
 
 
 def _fixed(size: object) -> int | None:

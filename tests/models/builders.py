@@ -423,3 +423,53 @@ def dropout_after_output() -> bytes:
         numpy_helper.from_array(np.array(0.5, np.float32), "ratio"),
     ]
     return model_bytes(nodes, [features_info(3)], outputs, initializers)
+
+
+def multilabel(
+    weights: np.ndarray,
+    bias: np.ndarray,
+    *,
+    sigmoid: bool = True,
+    output_name: str = "scores",
+    label: bool = True,
+    logits_output: bool = False,
+) -> bytes:
+    """A multi-label linear model: sigmoid(features (N, D) @ weights (D, L) + bias (L,))
+    per label, or the raw per-label logits when not ``sigmoid``.
+
+    Outputs, in order: ``label`` (N, L) int64 (logit > 0) when ``label``, as
+    scikit-learn's converters put the predicted labels first; the scores
+    (N, L); and, with ``logits_output`` (and ``sigmoid``), ``logits`` (N, L).
+    """
+    width, labels = weights.shape
+    scores = output_name
+    nodes = [
+        helper.make_node("MatMul", ["features", "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "b"], ["logits" if sigmoid else scores]),
+    ]
+    if sigmoid:
+        nodes.append(helper.make_node("Sigmoid", ["logits"], [scores]))
+    outputs = [helper.make_tensor_value_info(scores, TensorProto.FLOAT, [None, labels])]
+    if label:
+        raw = "logits" if sigmoid else scores
+        nodes += [
+            helper.make_node("Greater", [raw, "zero"], ["positive"]),
+            helper.make_node("Cast", ["positive"], ["label"], to=TensorProto.INT64),
+        ]
+        outputs.insert(0, helper.make_tensor_value_info("label", TensorProto.INT64, [None, labels]))
+    if logits_output and sigmoid:
+        outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, labels]))
+    initializers = [
+        numpy_helper.from_array(weights.astype(np.float32), "W"),
+        numpy_helper.from_array(bias.astype(np.float32), "b"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+    ]
+    return model_bytes(nodes, [features_info(width)], outputs, initializers)
+
+
+def multilabel_reference(
+    features: np.ndarray, weights: np.ndarray, bias: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(per-label probabilities, per-label logits) of ``multilabel``, in float64."""
+    logits = features.astype(np.float64) @ weights.astype(np.float64) + bias.astype(np.float64)
+    return 1 / (1 + np.exp(-logits)), logits
