@@ -29,7 +29,7 @@ import json
 import operator
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -45,7 +45,20 @@ DEFAULT_TIMEOUT_S = 120.0
 NPY_MEDIA_TYPE = "application/x-npy"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # Roles a pool array can play, in the order they are sent.
-ARRAY_ROLES = ("probabilities", "logits", "samples", "embeddings", "labeled_embeddings")
+ARRAY_ROLES = (
+    "probabilities",
+    "logits",
+    "samples",
+    "token_probabilities",
+    "token_logits",
+    "token_samples",
+    "lengths",
+    "label_probabilities",
+    "label_logits",
+    "embeddings",
+    "labeled_embeddings",
+    "labeled_labels",
+)
 # Query and form keys the service reads as request fields; any other key is a parameter.
 FIELD_NAMES = frozenset(
     {
@@ -56,6 +69,7 @@ FIELD_NAMES = frozenset(
         "seed",
         "normalize",
         "return_all_scores",
+        "return_token_scores",
         "selection",
         "beta",
     }
@@ -73,6 +87,10 @@ STALE_CONNECTION_ERRORS = (
 )
 
 Chunks = list[bytes | memoryview]
+# (body bytes sent so far, the body's length) -> None
+Progress = Callable[[int, int], None]
+# Bytes per piece of a body whose sending is reported.
+UPLOAD_PIECE_BYTES = 1 << 20
 
 
 class AlrankError(Exception):
@@ -132,6 +150,8 @@ class RankResult:
     selection: dict[str, Any]
     seed: int | None = None
     all_scores: np.ndarray | None = None
+    # Each pick's per-token scores (L_i,), when they were asked for.
+    token_scores: tuple[np.ndarray, ...] | None = None
     # The whole decoded answer, for fields this client does not name.
     body: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -139,6 +159,7 @@ class RankResult:
     def from_body(cls, body: Mapping[str, Any]) -> RankResult:
         """Build a result from the decoded JSON answer of POST /v1/rank."""
         all_scores = body.get("all_scores")
+        token_scores = body.get("token_scores")
         return cls(
             strategy=str(body["strategy"]),
             budget=int(body["budget"]),
@@ -148,6 +169,9 @@ class RankResult:
             selection=dict(body.get("selection") or {"method": "top"}),
             seed=body.get("seed"),
             all_scores=None if all_scores is None else np.asarray(all_scores, dtype=np.float64),
+            token_scores=None
+            if token_scores is None
+            else tuple(np.asarray(scores, dtype=np.float64) for scores in token_scores),
             body=dict(body),
         )
 
@@ -172,7 +196,8 @@ class AlrankClient:
 
     ``base_url`` may carry a path prefix (``https://ml.example.com/alrank``);
     ``timeout`` bounds each socket operation, in seconds; ``headers`` are sent
-    with every request (an ``Authorization`` header for a gateway, say).
+    with every request (an ``Authorization`` header for a gateway, say);
+    ``on_upload(sent, total)`` hears how many body bytes have been sent.
     """
 
     def __init__(
@@ -181,10 +206,11 @@ class AlrankClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         headers: Mapping[str, str] | None = None,
+        on_upload: Progress | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._transport = Transport(self.base_url, timeout)
+        self._transport = Transport(self.base_url, timeout, on_upload=on_upload)
         self._headers = {"User-Agent": f"alrank-client/{__version__}"} | dict(headers or {})
 
     def __enter__(self) -> AlrankClient:
@@ -227,6 +253,7 @@ class AlrankClient:
         samples: np.ndarray | None = None,
         embeddings: np.ndarray | None = None,
         labeled_embeddings: np.ndarray | None = None,
+        arrays: Mapping[str, np.ndarray] | None = None,
         exclude: Iterable[int] | None = None,
         seed: int | None = None,
         params: Mapping[str, object] | None = None,
@@ -234,6 +261,7 @@ class AlrankClient:
         beta: float | None = None,
         normalize: bool = False,
         return_all_scores: bool = False,
+        return_token_scores: bool = False,
     ) -> RankResult:
         """POST /v1/rank: the ``budget`` pool items most worth labeling, best first.
 
@@ -242,7 +270,9 @@ class AlrankClient:
         ``coreset`` takes embeddings only. Arrays keep their float type, so
         float32 halves the bytes sent. ``exclude``: pool indices never
         returned. ``params``: strategy and input parameters, e.g.
-        ``{"temperature": 2}``. ``selection``: ``"top"`` (default) or a
+        ``{"temperature": 2}``. ``arrays`` sends other roles by name: the
+        token kinds with their ``lengths``, the label kinds,
+        ``labeled_labels``. ``selection``: ``"top"`` (default) or a
         stochastic draw, ``"power"``, ``"softmax"`` or ``"softrank"``, with
         ``beta``; ``{"method": "power", "beta": 2}`` works too.
 
@@ -250,13 +280,18 @@ class AlrankClient:
         with ``errors`` naming the fields), AlrankConnectionError when the
         service cannot be reached, ValueError when no array is given.
         """
-        arrays = _named_arrays(
-            probabilities=probabilities,
-            logits=logits,
-            samples=samples,
-            embeddings=embeddings,
-            labeled_embeddings=labeled_embeddings,
-        )
+        given = {
+            "probabilities": probabilities,
+            "logits": logits,
+            "samples": samples,
+            "embeddings": embeddings,
+            "labeled_embeddings": labeled_embeddings,
+        }
+        for role, array in (arrays or {}).items():
+            if given.get(role) is not None:
+                raise ValueError(f"{role} is given twice: as a keyword and in arrays")
+            given[role] = array
+        named = _named_arrays(**given)
         fields = rank_fields(
             strategy,
             budget,
@@ -267,8 +302,9 @@ class AlrankClient:
             beta=beta,
             normalize=normalize,
             return_all_scores=return_all_scores,
+            return_token_scores=return_token_scores,
         )
-        request = rank_request(self._path("/v1/rank"), fields, arrays)
+        request = rank_request(self._path("/v1/rank"), fields, named)
         return RankResult.from_body(self._send(request))
 
     def _path(self, route: str) -> str:
@@ -288,7 +324,7 @@ class AlrankClient:
 class Transport:
     """One kept-alive HTTP(S) connection to the service, reopened when it goes stale."""
 
-    def __init__(self, base_url: str, timeout: float) -> None:
+    def __init__(self, base_url: str, timeout: float, *, on_upload: Progress | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"expected an http:// or https:// URL, got {base_url!r}")
@@ -300,6 +336,7 @@ class Transport:
         self._timeout = timeout
         self._connection: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
+        self._on_upload = on_upload
 
     def close(self) -> None:
         """Close the connection, if one is open."""
@@ -333,10 +370,12 @@ class Transport:
     def _exchange(self, request: Request) -> tuple[int, str, bytes]:
         connection = self._open()
         headers = dict(request.headers)
-        body = request.chunks or None
+        body: Iterable[bytes | memoryview] | None = request.chunks or None
         if body is not None:
             # Declared up front, so the chunks are not sent with chunked encoding.
             headers["Content-Length"] = str(request.length)
+            if self._on_upload is not None:
+                body = reported(request.chunks, request.length, self._on_upload)
         # The service may refuse a body early (413) and close the connection
         # before reading all of it; its answer is still worth reading.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -365,6 +404,19 @@ class Transport:
         if isinstance(error, ConnectionRefusedError):
             return AlrankConnectionError(self.url, "connection refused; is the service running?")
         return AlrankConnectionError(self.url, f"{type(error).__name__}: {error}")
+
+
+def reported(chunks: Chunks, total: int, on_upload: Progress) -> Iterator[bytes | memoryview]:
+    """``chunks`` in pieces of at most UPLOAD_PIECE_BYTES, calling
+    ``on_upload(sent, total)`` after each piece is handed to the socket."""
+    sent = 0
+    for chunk in chunks:
+        view = memoryview(chunk).cast("B")
+        for start in range(0, max(1, view.nbytes), UPLOAD_PIECE_BYTES):
+            piece = view[start : start + UPLOAD_PIECE_BYTES]
+            yield piece
+            sent += piece.nbytes
+            on_upload(sent, total)
 
 
 def decode_answer(status: int, content_type: str, payload: bytes) -> dict[str, Any]:
@@ -407,6 +459,7 @@ def rank_fields(
     beta: float | None = None,
     normalize: bool = False,
     return_all_scores: bool = False,
+    return_token_scores: bool = False,
 ) -> dict[str, str]:
     """The scalar fields of a rank request as query or form text; unset ones are left out."""
     beta_field: object = beta
@@ -422,6 +475,7 @@ def rank_fields(
         "beta": beta_field,
         "normalize": normalize or None,
         "return_all_scores": return_all_scores or None,
+        "return_token_scores": return_token_scores or None,
     }
     fields = {name: _text(value) for name, value in values.items() if value is not None}
     for name, value in (params or {}).items():
@@ -448,6 +502,9 @@ def _text(value: object) -> str:
 
 
 def _named_arrays(**arrays: np.ndarray | None) -> dict[str, np.ndarray]:
+    unknown = sorted(set(arrays) - set(ARRAY_ROLES))
+    if unknown:
+        raise ValueError(f"unknown array role {unknown[0]!r}; roles: {', '.join(ARRAY_ROLES)}")
     named = {name: _checked(name, array) for name, array in arrays.items() if array is not None}
     if not named:
         raise ValueError(f"send at least one array: {', '.join(ARRAY_ROLES)}")
@@ -514,3 +571,9 @@ def _part_head(boundary: str, name: str, *, filename: str | None = None) -> byte
         lines[1] += f'; filename="{filename}"'
         lines.append(f"Content-Type: {NPY_MEDIA_TYPE}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+if __name__ == "__main__":
+    from service.client_cli import main
+
+    raise SystemExit(main())
