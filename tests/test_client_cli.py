@@ -16,7 +16,7 @@ import pytest
 
 from service.app import create_app
 from service.client import AlrankClient
-from service.client_cli import UploadMeter, main
+from service.client.cli import UploadMeter, main
 from tests.servers import serve
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,7 @@ from typing import TextIO
 
 import numpy as np
 
-from service.client import (
+from service.client.api import (
     ARRAY_ROLES,
     DEFAULT_TIMEOUT_S,
     DEFAULT_URL,
