@@ -7,7 +7,7 @@ import numpy as np
 from service.decoding.sources import ArraySource
 from service.jobs.request import RankRequest
 from service.jobs.run import rank
-from service.ranking.inputs import INPUT_KINDS
+from service.ranking.inputs import AGGREGATE, AGGREGATES, INPUT_KINDS
 from service.ranking.kernels import BLOCK
 from service.ranking.registry import STRATEGIES
 
@@ -29,5 +29,16 @@ def warm_up() -> None:
             for strategy in STRATEGIES.values():
                 # The multi-label strategies are plain numpy: nothing to compile.
                 if strategy.pointwise and strategy.accepts(kind) and strategy.form != "labels":
-                    arrays = {name: ArraySource(array, name=name) for name, array in pool.items()}
-                    rank(RankRequest(strategy.name, budget=1, arrays=arrays, seed=0))
+                    # Each aggregate of units has its own pass (max a compiled one).
+                    aggregates = AGGREGATES if strategy.unit_scores == "aggregated" else ()
+                    for params in [{}] + [{AGGREGATE.name: how} for how in aggregates]:
+                        if params and not kind.has_units:
+                            continue
+                        arrays = {
+                            name: ArraySource(array, name=name) for name, array in pool.items()
+                        }
+                        rank(
+                            RankRequest(
+                                strategy.name, budget=1, arrays=arrays, seed=0, params=params
+                            )
+                        )

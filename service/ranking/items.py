@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.deadline import check_deadline
+from service.ranking import kernels
 
 RowChunks = Iterable[tuple[int, np.ndarray]]
 
@@ -108,9 +109,13 @@ def reduce_units(
             reduced = grouped.sum(axis=0) if how == "sum" else grouped.mean(axis=0)
         return reduced
     reduced = np.zeros(n_items, dtype=unit_scores.dtype)
-    present = lengths > 0
     if not unit_scores.shape[0]:
         return reduced
+    if how == "max" and kernels.compiled_layout(unit_scores[None, :]):
+        # One pass; np.maximum.reduceat costs twice np.add.reduceat's time.
+        kernels.segment_max_into(unit_scores, lengths.astype(np.int64, copy=False), reduced)
+        return reduced
+    present = lengths > 0
     starts = np.zeros(n_items, dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
     # reduceat over the items that have units: an empty segment would give

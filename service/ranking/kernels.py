@@ -183,3 +183,21 @@ def entropy_into(cols: np.ndarray, logs: np.ndarray, tiny: float, out: np.ndarra
     for i in range(m):
         score = -out[i]
         out[i] = score if score > 0 else 0
+
+
+@_compiled
+def segment_max_into(values: np.ndarray, lengths: np.ndarray, out: np.ndarray) -> None:
+    """out[i] = the largest of item i's ``lengths[i]`` consecutive ``values``, or 0
+    for an item with none: (u,), (n,) -> (n,). ``values`` must hold no NaN."""
+    start = 0
+    for i in range(lengths.shape[0]):
+        stop = start + lengths[i]
+        if stop == start:
+            out[i] = 0.0
+            continue
+        largest = values[start]
+        for j in range(start + 1, stop):
+            if values[j] > largest:
+                largest = values[j]
+        out[i] = largest
+        start = stop

@@ -37,6 +37,19 @@ def test_the_warm_up_compiles_the_loops_for_float32_and_float64():
         assert {numba.float32, numba.float64} <= dtypes, name
 
 
+def variants_of(kind) -> list[dict]:
+    """The request options that change the path for ``kind``."""
+    variants: list[dict] = [{}]
+    if kind.normalizable:
+        variants.append({"normalize": True})
+    variants += [{"params": {param.name: param.default}} for param in kind.params]
+    if kind.has_units:
+        variants += [{"params": {"aggregate": how}} for how in ("max", "sum")]
+    if kind.name == "logits":
+        variants.append({"params": {"temperature": 2.0}})
+    return variants
+
+
 def rank_everything() -> None:
     """Rank a pool of every input kind and dtype with every pointwise strategy,
     with and without the input options that change the path."""
@@ -47,21 +60,19 @@ def rank_everything() -> None:
                 arrays = kind.example(20, dtype)
             else:
                 arrays = {kind.name: pool(kind.name, dtype, rng)}
-            variants = [{}]
-            if kind.normalizable:
-                variants.append({"normalize": True})
-            variants += [{"params": {param.name: param.default}} for param in kind.params]
-            if kind.name == "logits":
-                variants.append({"params": {"temperature": 2.0}})
             for strategy in STRATEGIES.values():
                 # The multi-label strategies are plain numpy (see warm_up).
-                if strategy.pointwise and strategy.accepts(kind) and strategy.form != "labels":
-                    for variant in variants:
-                        if "aggregate" in variant.get("params", {}) and (
-                            strategy.unit_scores != "aggregated"
-                        ):
-                            continue
-                        rank_request(strategy.name, arrays, 5, seed=1, **variant)
+                if (
+                    not strategy.pointwise
+                    or not strategy.accepts(kind)
+                    or strategy.form == "labels"
+                ):
+                    continue
+                for variant in variants_of(kind):
+                    aggregated = strategy.unit_scores == "aggregated"
+                    if "aggregate" in variant.get("params", {}) and not aggregated:
+                        continue
+                    rank_request(strategy.name, arrays, 5, seed=1, **variant)
 
 
 def check_no_compiles() -> None:
