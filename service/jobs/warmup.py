@@ -31,7 +31,9 @@ def warm_up() -> None:
                 if strategy.pointwise and strategy.accepts(kind) and strategy.form != "labels":
                     # Each aggregate of units has its own pass (max a compiled one).
                     aggregates = AGGREGATES if strategy.unit_scores == "aggregated" else ()
-                    for params in [{}] + [{AGGREGATE.name: how} for how in aggregates]:
+                    choices: list[dict[str, object]] = [{}]
+                    choices += [{AGGREGATE.name: how} for how in aggregates]
+                    for params in choices:
                         if params and not kind.has_units:
                             continue
                         arrays = {

@@ -284,9 +284,10 @@ def single_values(fields: MultiDict[str, str], where: str) -> dict[str, str]:
         name = repeated[0]
         values = ", ".join(repr(value[:40]) for value in fields.getlist(name)[:4])
         raise InvalidInput(
-            f"{name} is given {len(fields.getlist(name))} times in the {where} ({values}): "
-            "send it once",
-            field=name,
+            f"{name or 'a key with no name'} is given {len(fields.getlist(name))} times in the "
+            f"{where} ({values}): send it once",
+            # A key with no name is named by where it came from.
+            field=name or where.split()[0],
         )
     return dict(fields)
 

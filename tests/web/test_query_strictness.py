@@ -91,3 +91,10 @@ def test_a_name_near_nothing_gets_no_suggestion(client):
     response = post_npy(client, {"strategy": "zzzzzzzz", "budget": "1"})
     body = assert_problem(response, 422, "strategy")
     assert "did you mean" not in body["detail"]
+
+
+def test_a_repeated_key_with_no_name_is_named_by_where_it_came_from(client):
+    response = client.post(
+        RANK + "?=a&=b&strategy=margin&budget=1", data=POOL, content_type=NPY_MEDIA_TYPE
+    )
+    assert_problem(response, 422, "query", says=("a key with no name is given 2 times",))
