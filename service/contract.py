@@ -321,14 +321,23 @@ def openapi_data(registry: Registry) -> dict[str, tuple[Yaml, bool]]:
                 p.query_component: {
                     "name": p.name,
                     "in": "query",
-                    "description": f"{p.description} Same as `params.{p.name}` of a JSON request.",
-                    "schema": dict(p.schema),
+                    "description": _query_description(p),
+                    # A default here would be sent by generated clients on every
+                    # call, to strategies that do not take the parameter.
+                    "schema": {k: v for k, v in p.schema.items() if k != "default"},
                 }
                 for p in params
             },
             True,
         ),
     }
+
+
+def _query_description(param: DeclaredParam) -> str:
+    """A query parameter's description, saying its default since its schema has none."""
+    default = param.schema.get("default")
+    absent = "" if isinstance(default, list | dict | None) else f" {scalar(default)} when absent."
+    return f"{param.description}{absent} Same as `params.{param.name}` of a JSON request."
 
 
 def openapi_blocks(registry: Registry) -> dict[str, Block]:

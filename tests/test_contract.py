@@ -234,7 +234,12 @@ def test_committed_param_schemas_are_the_declared_ones(registry: Registry):
         assert schemas["RankMultipart"]["properties"][param.name] == declared[param.name]
         query = queries[param.query_component]
         assert (query["name"], query["in"]) == (param.name, "query")
-        assert query["schema"] == declared[param.name]
+        # Query parameters carry no default (a generated client would send it on
+        # every call); their description says it instead.
+        without_default = {k: v for k, v in declared[param.name].items() if k != "default"}
+        assert query["schema"] == without_default
+        if isinstance(declared[param.name].get("default"), int | float | str | bool):
+            assert "when absent." in query["description"]
 
 
 def test_param_descriptions_name_their_owner(registry: Registry):

@@ -185,6 +185,26 @@ def test_rank_params_refuse_undeclared_names():
     assert schemas()["RankParams"]["additionalProperties"] is False
 
 
+def test_hand_written_query_parameters_declare_no_default():
+    # A generated client sends a parameter's default with every request, and
+    # a query parameter beside a JSON body is refused.
+    hand_written = set(query_parameters()) - param_names()
+    assert hand_written
+    assert {
+        name for name in hand_written if "default" in query_parameters()[name]["schema"]
+    } == set()
+
+
+def test_problem_responses_are_the_problem_schema_narrowed():
+    # One allOf item naming Problem, the narrowing beside it: validators apply
+    # both, and a generated client parses the body as its Problem class.
+    for name, response in spec_document()["components"]["responses"].items():
+        schema = response["content"]["application/problem+json"]["schema"]
+        assert schema["allOf"] == [{"$ref": "#/components/schemas/Problem"}], name
+        assert set(schema) <= {"allOf", "properties", "required"}, name
+        assert isinstance(schema["properties"]["status"]["const"], int), name
+
+
 def test_seed_and_beta_bounds_are_the_service_limits():
     seed = schemas()["Seed"]
     assert (seed["minimum"], seed["maximum"]) == (0, MAX_SEED)
@@ -408,6 +428,27 @@ def test_checker_refuses_a_problem_type_of_another_scheme(client: FlaskClient):
     assert response.status_code == 422
     response.set_data(json.dumps({**response.get_json(), "type": "https://example.com/oops"}))
     with pytest.raises(AssertionError, match="not valid"):
+        check_response(response)
+
+
+def test_checker_holds_a_problem_to_its_response_status(client: FlaskClient):
+    response = client.post(
+        RANK, json={"strategy": "margin", "budget": 5, "probabilities": SMALL_POOL}
+    )
+    assert response.status_code == 422
+    response.set_data(json.dumps({**response.get_json(), "status": 400}))
+    with pytest.raises(AssertionError, match="422 was expected"):
+        check_response(response)
+
+
+def test_checker_refuses_a_422_without_errors(client: FlaskClient):
+    response = client.post(
+        RANK, json={"strategy": "margin", "budget": 5, "probabilities": SMALL_POOL}
+    )
+    assert response.status_code == 422
+    body = {key: value for key, value in response.get_json().items() if key != "errors"}
+    response.set_data(json.dumps(body))
+    with pytest.raises(AssertionError, match="'errors' is a required property"):
         check_response(response)
 
 
