@@ -64,7 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]
             print("$", " ".join(command), flush=True)
             # The key reaches the run through the environment, never the command line.
-            env = os.environ | {"ALRANK_API_KEY": api_key}
+            # The hooks are imported as tests.schemathesis_hooks: the project's
+            # root goes first on the path, before any installed package that
+            # ships a top-level `tests` (small-text does).
+            path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+            env = os.environ | {"ALRANK_API_KEY": api_key, "PYTHONPATH": path}
             status = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
         log = server.log_path.read_text(errors="replace")
     answers = answered(log)
