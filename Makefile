@@ -85,5 +85,23 @@ simulate-ner: $(VENV)/.installed-ner  ## active learning for NER through the API
 simulate-multilabel: $(VENV)/.installed-examples  ## multi-label active learning through the API (synthetic data); writes examples/results/multilabel_*
 	$(BIN)/python -m examples.multilabel $(ARGS)
 
+# Label Studio pins its own versions of many packages (Django, numpy, ...), so
+# its example runs in an environment of its own.
+LS_VENV ?= .venv-label-studio
+$(LS_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --quiet -e ".[labelstudio]" "pytest>=8.3,<10" "hypothesis>=6.100,<7"
+	touch $@
+
+.PHONY: label-studio-demo
+label-studio-demo: $(LS_VENV)/.installed  ## a real Label Studio and alrank on loopback: one ranked round on the digits, read back
+	$(LS_VENV)/bin/python -m examples.label_studio.demo $(ARGS)
+
+.PHONY: test-label-studio
+test-label-studio: $(LS_VENV)/.installed  ## the Label Studio example's tests, the live one included
+	# The suite's conftest needs the test extra, which this environment does not hold.
+	ALRANK_LABEL_STUDIO=1 $(LS_VENV)/bin/python -m pytest --noconftest tests/examples/test_label_studio.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LS_VENV) .pytest_cache .ruff_cache .hypothesis
