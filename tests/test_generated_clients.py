@@ -77,15 +77,6 @@ def _rank_query_defaults() -> list[str]:
     return sorted(parameter["name"] for parameter in parameters if "default" in parameter["schema"])
 
 
-# Without `format: binary` the generator types a binary body as text, which it
-# cannot send.
-NPY_BODY_AS_TEXT = pytest.mark.xfail(
-    spec_document()["components"]["schemas"]["NpyArray"].get("format") != "binary",
-    reason="NpyArray is not marked format: binary",
-    strict=True,
-)
-
-
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
     yield from serve(create_app({"TESTING": True}))
@@ -232,7 +223,6 @@ def test_ranks_a_json_request(client: Any):
     assert result.selection.method == "top"
 
 
-@NPY_BODY_AS_TEXT
 def test_ranks_an_npy_body(client: Any):
     models = _module("models")
     rank = _module("api.rank.rank")
