@@ -279,7 +279,10 @@ def parse_json(body: bytes) -> object:
 def single_values(fields: MultiDict[str, str], where: str) -> dict[str, str]:
     """Query or form fields as a dict; a name given twice is refused rather than
     resolved to one of its values."""
-    repeated = sorted(name for name, values in fields.lists() if len(values) > 1)
+    # A part whose name cannot be read comes with the name None.
+    repeated = sorted(
+        (name for name, values in fields.lists() if len(values) > 1), key=lambda n: n or ""
+    )
     if repeated:
         name = repeated[0]
         values = ", ".join(repr(value[:40]) for value in fields.getlist(name)[:4])

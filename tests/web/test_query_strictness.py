@@ -7,7 +7,10 @@ import io
 
 import numpy as np
 import pytest
+from werkzeug.datastructures import MultiDict
 
+from service.errors import InvalidInput
+from service.web.bodies import single_values
 from tests.web.helpers import (
     NPY_MEDIA_TYPE,
     RANK,
@@ -98,3 +101,10 @@ def test_a_repeated_key_with_no_name_is_named_by_where_it_came_from(client):
         RANK + "?=a&=b&strategy=margin&budget=1", data=POOL, content_type=NPY_MEDIA_TYPE
     )
     assert_problem(response, 422, "query", says=("a key with no name is given 2 times",))
+
+
+def test_repeated_parts_without_a_readable_name_are_named_by_where_they_came_from():
+    fields = MultiDict([("x", "1"), (None, "a"), ("x", "2"), (None, "b")])
+    with pytest.raises(InvalidInput) as raised:
+        single_values(fields, "form fields")
+    assert raised.value.field == "form"
