@@ -10,7 +10,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import core, samples, selections, strategy_peers, token_pools, transports
+from bench import (
+    core,
+    diagnostics_overhead,
+    samples,
+    selections,
+    strategy_peers,
+    token_pools,
+    transports,
+)
 from bench.peers import figure as peers_figure
 from bench.plots import write_plots
 from bench.report import write
@@ -24,6 +32,7 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "peers": peers_figure.run,
     "strategy_peers": strategy_peers.run,
     "tokens": token_pools.run,
+    "diagnostics": diagnostics_overhead.run,
 }
 
 

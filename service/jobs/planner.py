@@ -16,6 +16,7 @@ import numpy as np
 from service.decoding.limits import check_classes, check_pool_rows
 from service.decoding.sources import PoolSource, ReorderedSource, UnpaddedSource
 from service.errors import InvalidInput
+from service.jobs.diagnostics import diagnostics_plan
 from service.jobs.params import check_params
 from service.jobs.request import JobSummary, RankLimits, RankRequest
 from service.ranking.checks import check_finite, check_shape
@@ -150,6 +151,7 @@ def plan_job(
         balance=request.balance,
         keep_token_scores=request.return_token_scores,
         lengths=lengths,
+        diagnostics=diagnostics_plan(kind, checked),
     )
     return Job(plan, pool_size, source, arrays, lengths, model_id)
 

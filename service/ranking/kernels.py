@@ -201,3 +201,119 @@ def segment_max_into(values: np.ndarray, lengths: np.ndarray, out: np.ndarray) -
                 largest = values[j]
         out[i] = largest
         start = stop
+
+
+# Lanes of the chunk-invariant sums: the value at pool position p goes to lane
+# p % LANES, each lane adds in pool order, and the lanes are added in order at
+# the end; eight independent chains also keep the adder busy.
+LANES = 8
+
+
+@_compiled
+def top_class_into(
+    cols: np.ndarray,
+    first: int,
+    best: np.ndarray,
+    arg: np.ndarray,
+    lanes: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    """Each column's largest entry and its row (the lower row among equals) of
+    ``cols`` (c, m), the columns being pool positions ``first`` .. first + m - 1:
+    written to ``best`` (m,) and ``arg`` (m,) int32; each largest entry added to
+    ``lanes`` (LANES,) float64 by position, and each row counted in ``counts``
+    (4, c) (four rows of counters, by position, so that runs of one class do
+    not wait on one counter). ``cols`` must hold no NaN."""
+    c, m = cols.shape
+    for i in range(m):
+        best[i] = cols[0, i]
+        arg[i] = 0
+    for k in range(1, c):
+        for i in range(m):
+            value = cols[k, i]
+            higher = value > best[i]
+            best[i] = value if higher else best[i]
+            arg[i] = k if higher else arg[i]
+    _add_by_lane(best, first, lanes)
+    # One vectorized pass per class: an increment per entry would wait on
+    # the counter of the previous entry's class.
+    for k in range(c):
+        wanted = np.int32(k)
+        found = np.int32(0)
+        for i in range(m):
+            found += arg[i] == wanted
+        counts[0, k] += found
+
+
+@_compiled
+def _add_by_lane(values: np.ndarray, first: int, lanes: np.ndarray) -> None:
+    """lanes[p % LANES] += the value at pool position p, for ``values`` (m,) at
+    positions ``first`` .., each lane in position order."""
+    m = values.shape[0]
+    i = 0
+    while i < m and (first + i) % LANES:
+        lanes[(first + i) % LANES] += values[i]
+        i += 1
+    a0, a1, a2, a3 = lanes[0], lanes[1], lanes[2], lanes[3]
+    a4, a5, a6, a7 = lanes[4], lanes[5], lanes[6], lanes[7]
+    while i + LANES <= m:
+        a0 += values[i]
+        a1 += values[i + 1]
+        a2 += values[i + 2]
+        a3 += values[i + 3]
+        a4 += values[i + 4]
+        a5 += values[i + 5]
+        a6 += values[i + 6]
+        a7 += values[i + 7]
+        i += LANES
+    lanes[0], lanes[1], lanes[2], lanes[3] = a0, a1, a2, a3
+    lanes[4], lanes[5], lanes[6], lanes[7] = a4, a5, a6, a7
+    while i < m:
+        lanes[(first + i) % LANES] += values[i]
+        i += 1
+
+
+@_compiled
+def sketch_into(
+    scores: np.ndarray,
+    first: int,
+    narrow: np.ndarray,
+    shift: int,
+    buckets: np.ndarray,
+    lanes: np.ndarray,
+) -> None:
+    """Count ``scores`` (m,), the scores of pool positions ``first`` ..
+    first + m - 1, in the order-preserving float32 bucket counts ``buckets``,
+    and add them to ``lanes`` (3, LANES) float64: their sums by position (see
+    LANES), and in the first column of the other two rows the minimum and
+    the maximum so far.
+
+    Each score is rounded to float32 in ``narrow`` (a scratch block) and its
+    bits mapped to an unsigned key that sorts as the values do (negative:
+    the bits inverted; otherwise the sign bit set); a bucket is a key without
+    its ``shift`` lowest bits. ``scores`` must hold no NaN.
+    """
+    _add_by_lane(scores, first, lanes[0])
+    low, high = lanes[1, 0], lanes[2, 0]
+    for i in range(scores.shape[0]):
+        value = scores[i]
+        low = value if value < low else low
+        high = value if value > high else high
+    lanes[1, 0], lanes[2, 0] = low, high
+    block = narrow.shape[0]
+    bits = narrow.view(np.uint32)
+    for start in range(0, scores.shape[0], block):
+        stop = min(start + block, scores.shape[0])
+        for i in range(start, stop):
+            narrow[i - start] = scores[i]
+        for i in range(stop - start):
+            word = bits[i]
+            key = ~word if word >> 31 else word | np.uint32(0x80000000)
+            buckets[key >> shift] += 1
+
+
+@_compiled
+def confusion_into(first: np.ndarray, second: np.ndarray, counts: np.ndarray) -> None:
+    """counts[first[i], second[i]] += 1 for each i of the class ids (m,), (m,)."""
+    for i in range(first.shape[0]):
+        counts[first[i], second[i]] += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from service.errors import InvalidInput
 from service.ranking.bayesian import mean_of_pass_columns
 from service.ranking.composition import Balance, BalancedSelector, prefilter_positions
+from service.ranking.diagnostics import Diagnostics, DiagnosticsPlan, PoolTally
 from service.ranking.inputs import (
     ARRAY_ROLES,
     ChunkContext,
@@ -55,7 +56,8 @@ class RankPlan:
     strategies) narrows the pool first; ``balance`` (pointwise strategies)
     splits the batch into quotas over the predicted classes.
     ``keep_token_scores`` keeps every token's score to return the picks';
-    ``lengths`` (n,) are a token kind's tokens per sequence.
+    ``lengths`` (n,) are a token kind's tokens per sequence. ``diagnostics``
+    says what the answer's pool summary gathers (None: no summary).
     """
 
     strategy: Strategy
@@ -71,6 +73,7 @@ class RankPlan:
     balance: Balance | None = None
     keep_token_scores: bool = False
     lengths: np.ndarray | None = None
+    diagnostics: DiagnosticsPlan | None = field(default_factory=DiagnosticsPlan)
 
     @property
     def randomized(self) -> bool:
@@ -84,7 +87,8 @@ class Ranking:
 
     ``seed`` is set when randomness was used; ``all_scores`` (n,) holds every
     pool item's score in pool order when it was asked for; ``token_scores``
-    each pick's per-token scores (L_i,), in pick order, when they were.
+    each pick's per-token scores (L_i,), in pick order, when they were;
+    ``diagnostics`` what the ranking saw of the pool.
     """
 
     indices: np.ndarray
@@ -93,6 +97,7 @@ class Ranking:
     seed: int | None
     all_scores: np.ndarray | None
     token_scores: tuple[np.ndarray, ...] | None = None
+    diagnostics: Diagnostics | None = None
 
 
 def draw_seed() -> int:
@@ -136,16 +141,13 @@ def _rank_pointwise(chunks: Iterable[Chunk], *, pool_size: int, plan: RankPlan) 
     selector = make_selector(plan.selection, plan.budget, select_rng, pool_size)
     balanced: BalancedSelector | None = None
     all_scores: np.ndarray | None = None
-    token_scores: list[np.ndarray] = []
-    for chunk, probs in _prepared(chunks, plan):
-        if aggregate is None:
-            scores = score(probs)
-        else:
-            unit_scores = score(probs) if chunk.rows.shape[0] else np.zeros(0, probs.dtype)
-            if plan.keep_token_scores:
-                token_scores.append(unit_scores)
-            scores = aggregate_units(unit_scores, chunk, aggregate)
+    token_scores: list[np.ndarray] | None = [] if plan.keep_token_scores else None
+    tally = PoolTally(plan.diagnostics) if plan.diagnostics is not None else None
+    for chunk, probs, seen in _prepared(chunks, plan):
+        scores = _item_scores(score, aggregate, chunk, probs, token_scores)
         offset, size = chunk.offset, scores.shape[0]
+        if tally is not None:
+            tally.push(offset, scores, seen)
         if plan.keep_all_scores:
             if all_scores is None:
                 all_scores = np.empty(pool_size, dtype=scores.dtype)
@@ -162,9 +164,27 @@ def _rank_pointwise(chunks: Iterable[Chunk], *, pool_size: int, plan: RankPlan) 
         balanced.push(scores, offset, excluded, predicted_classes(probs))
     indices, top_scores = (balanced or selector).result()
     picked_tokens = None
-    if plan.keep_token_scores and plan.lengths is not None:
+    if token_scores is not None and plan.lengths is not None:
         picked_tokens = _picked_units(token_scores, plan.lengths, indices)
-    return Ranking(indices, top_scores, pool_size, seed, all_scores, picked_tokens)
+    diagnostics = tally.result() if tally is not None else None
+    return Ranking(indices, top_scores, pool_size, seed, all_scores, picked_tokens, diagnostics)
+
+
+def _item_scores(
+    score: Callable[[np.ndarray], np.ndarray],
+    aggregate: str | None,
+    chunk: Chunk,
+    probs: np.ndarray,
+    token_scores: list[np.ndarray] | None,
+) -> np.ndarray:
+    """The chunk's item scores (n,): the strategy's scores of its columns, or of
+    its units aggregated per item (each unit's score kept in ``token_scores``)."""
+    if aggregate is None:
+        return score(probs)
+    unit_scores = score(probs) if chunk.rows.shape[0] else np.zeros(0, probs.dtype)
+    if token_scores is not None:
+        token_scores.append(unit_scores)
+    return aggregate_units(unit_scores, chunk, aggregate)
 
 
 def _aggregate(plan: RankPlan) -> str | None:
@@ -203,10 +223,15 @@ def _rank_batch(
         raise ValueError(f"{plan.strategy.name} is a pointwise strategy")
     seed = _seed(plan)
     probs = None
+    tally = PoolTally(plan.diagnostics) if plan.diagnostics is not None else None
     if chunks is not None:
         # Class columns (c, u) or pass columns (t, c, u): items are the last axis.
-        gathered = np.concatenate([cols for _, cols in _prepared(chunks, plan)], axis=-1)
-        probs = np.moveaxis(gathered, -1, 0)
+        parts = []
+        for chunk, cols, seen in _prepared(chunks, plan):
+            parts.append(cols)
+            if tally is not None:
+                tally.push_input(chunk.offset, seen)
+        probs = np.moveaxis(np.concatenate(parts, axis=-1), -1, 0)
     eligible = np.ones(pool_size, dtype=bool)
     eligible[plan.exclude] = False
     streams = _seed_streams(seed)
@@ -214,7 +239,10 @@ def _rank_batch(
     if plan.prefilter is None:
         whole = BatchInputs(probs, arrays, eligible, plan.params, rng)
         indices, scores = select(whole, plan.budget)
-        return Ranking(indices, scores, pool_size, seed, None)
+        picked_from = pool_size - plan.exclude.shape[0]
+        return Ranking(
+            indices, scores, pool_size, seed, None, diagnostics=_batch_result(tally, picked_from)
+        )
     if probs is None:
         raise ValueError("a prefilter scores the request's input: send its chunks")
     survivors = _prefiltered(
@@ -232,7 +260,13 @@ def _rank_batch(
         rng,
     )
     indices, scores = select(narrowed, plan.budget)
-    return Ranking(survivors[indices], scores, pool_size, seed, None)
+    diagnostics = _batch_result(tally, survivors.shape[0])
+    return Ranking(survivors[indices], scores, pool_size, seed, None, diagnostics=diagnostics)
+
+
+def _batch_result(tally: PoolTally | None, picked_from: int) -> Diagnostics | None:
+    """A batch strategy's diagnostics: it scores only its picks, from ``picked_from`` items."""
+    return None if tally is None else tally.result(items_scored=picked_from, scored=False)
 
 
 def _prefiltered(
@@ -265,10 +299,14 @@ def predicted_classes(cols: np.ndarray) -> np.ndarray:
     return classes
 
 
-def _prepared(chunks: Iterable[Chunk], plan: RankPlan) -> Iterator[tuple[Chunk, np.ndarray]]:
+def _prepared(
+    chunks: Iterable[Chunk], plan: RankPlan
+) -> Iterator[tuple[Chunk, np.ndarray, np.ndarray]]:
     """Each chunk with its checked probabilities, laid out by columns as the
-    strategy scores them (see InputKind.prepare). A token kind's errors name
-    the sequence and token of the bad row."""
+    strategy scores them (see InputKind.prepare), and as the kind gives them
+    (before a mean over passes or a split of labels into two classes; the
+    mean itself when it was taken). A token kind's errors name the sequence
+    and token of the bad row."""
     kind = plan.input_kind
     if kind is None:
         raise ValueError(f"{plan.strategy.name} takes no probability input")
@@ -293,11 +331,12 @@ def _prepared(chunks: Iterable[Chunk], plan: RankPlan) -> Iterator[tuple[Chunk, 
                 raise
             if averaged:
                 probs = mean_of_pass_columns(probs)
-            elif binary:
+            seen = probs
+            if binary:
                 probs = binary_columns(probs)
         else:  # sequences without tokens only
-            probs = np.zeros((2, 0), np.float64)
-        yield chunk, np.zeros((1, chunk.size), probs.dtype) if per_item else probs
+            probs = seen = np.zeros((2, 0), np.float64)
+        yield chunk, np.zeros((1, chunk.size), probs.dtype) if per_item else probs, seen
 
 
 _ROW_AT_START = re.compile(r"^row (\d+)")

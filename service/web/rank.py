@@ -72,6 +72,8 @@ def _render(answer: RankAnswer) -> dict[str, object]:
         body["all_scores"] = ranking.all_scores
     if ranking.token_scores is not None:
         body["token_scores"] = list(ranking.token_scores)
+    if ranking.diagnostics is not None:
+        body["diagnostics"] = ranking.diagnostics.describe()
     if isinstance(answer.model_id, tuple):
         body["model"] = list(answer.model_id)
     elif answer.model_id is not None:
