@@ -38,6 +38,8 @@ ARRAY_ROLES = (
     "embeddings",
     "labeled_embeddings",
     "labeled_labels",
+    "previous_probabilities",
+    "previous_predictions",
 )
 # Query and form keys the service reads as request fields; any other key is a parameter.
 FIELD_NAMES = frozenset(
@@ -132,6 +134,8 @@ class RankResult:
     all_scores: np.ndarray | None = None
     # Each pick's per-token scores (L_i,), when they were asked for.
     token_scores: tuple[np.ndarray, ...] | None = None
+    # What the ranking saw of the pool (scores' summary, classes, agreement).
+    diagnostics: dict[str, Any] = field(default_factory=dict, compare=False)
     # The whole decoded answer, for fields this client does not name.
     body: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -152,6 +156,7 @@ class RankResult:
             token_scores=None
             if token_scores is None
             else tuple(np.asarray(scores, dtype=np.float64) for scores in token_scores),
+            diagnostics=dict(body.get("diagnostics") or {}),
             body=dict(body),
         )
 

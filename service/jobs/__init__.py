@@ -9,13 +9,22 @@ from service.jobs.catalog import (
 )
 from service.jobs.request import JobSummary, RankAnswer, RankLimits, RankRequest
 from service.jobs.run import rank
+from service.ranking.agreement import (
+    DEFAULT_STOP_KAPPA,
+    DEFAULT_STOP_ROUNDS,
+    MAX_STOP_ROUNDS,
+    StoppingRule,
+)
 from service.ranking.composition import BALANCE_BY, Balance, Prefilter
 from service.ranking.selection import Selection
 
 __all__ = [
     "ARRAY_FIELDS",
     "BALANCE_BY",
+    "DEFAULT_STOP_KAPPA",
+    "DEFAULT_STOP_ROUNDS",
     "LENGTHS",
+    "MAX_STOP_ROUNDS",
     "SELECTION_METHODS",
     "TOKEN_FIELDS",
     "Balance",
@@ -25,6 +34,7 @@ __all__ = [
     "RankLimits",
     "RankRequest",
     "Selection",
+    "StoppingRule",
     "describe_inputs",
     "rank",
 ]

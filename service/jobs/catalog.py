@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from service.jobs.diagnostics import PREVIOUS_ROLES
 from service.jobs.features import FEATURE_PARAMS, FEATURES, LABELED_FEATURES
 from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS, LENGTHS
 from service.ranking.selection import SELECTION_METHODS
 
 # Every array field of a request: the input kinds, the other roles, the
 # features a model scores into an input, and the labeled items' features it
-# turns into labeled embeddings.
+# turns into labeled embeddings, and the previous round's predictions.
 ARRAY_FIELDS: tuple[str, ...] = (
     *INPUT_KINDS,
     LENGTHS.name,
     *ARRAY_ROLES,
     FEATURES,
     LABELED_FEATURES,
+    *PREVIOUS_ROLES,
 )
 # The token kinds, by name: the axes of one token (1: C; 2: T x C).
 TOKEN_FIELDS: dict[str, int] = {

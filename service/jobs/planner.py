@@ -16,7 +16,7 @@ import numpy as np
 from service.decoding.limits import check_classes, check_pool_rows
 from service.decoding.sources import PoolSource, ReorderedSource, UnpaddedSource
 from service.errors import InvalidInput
-from service.jobs.diagnostics import diagnostics_plan
+from service.jobs.diagnostics import diagnostics_plan, split_previous
 from service.jobs.params import check_params
 from service.jobs.request import JobSummary, RankLimits, RankRequest
 from service.ranking.checks import check_finite, check_shape
@@ -94,6 +94,7 @@ def plan_job(
     remaining parameters."""
     prefilter = _prefilter(request, strategy)
     scorer = strategy if strategy.form is not None or prefilter is None else prefilter.strategy
+    previous, sources = split_previous(sources)
     kind, source = _input(sources, scorer, kinds)
     declared = strategy.params + (kind.params if kind else ())
     checked = check_params(params, declared, strict=request.params_typed)
@@ -151,7 +152,15 @@ def plan_job(
         balance=request.balance,
         keep_token_scores=request.return_token_scores,
         lengths=lengths,
-        diagnostics=diagnostics_plan(kind, checked),
+        diagnostics=diagnostics_plan(
+            kind,
+            checked,
+            previous=previous,
+            pool_size=pool_size,
+            n_classes=source.shape[-1] if source is not None else 0,
+            normalize=request.normalize,
+            stopping=request.stopping,
+        ),
     )
     return Job(plan, pool_size, source, arrays, lengths, model_id)
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from service.decoding.sources import PoolSource
 from service.models.inference import INFERENCE_CHUNK_BYTES
+from service.ranking.agreement import StoppingRule
 from service.ranking.chunks import DEFAULT_CHUNK_BYTES
 from service.ranking.composition import Balance, Prefilter
 from service.ranking.pipeline import Ranking
@@ -28,7 +29,8 @@ class RankRequest:
     separated by commas), or the bytes of an .onnx file sent with the request.
     ``prefilter`` and ``balance`` compose the selection (see
     ``ranking.composition``). ``return_token_scores`` asks for each pick's
-    per-token scores (token kinds).
+    per-token scores (token kinds). ``stopping`` asks whether the
+    stabilizing-predictions rule stops now (see ``ranking.agreement``).
     """
 
     strategy: str
@@ -45,6 +47,7 @@ class RankRequest:
     model: str | bytes | tuple[str, ...] | None = None
     prefilter: Prefilter | None = None
     balance: Balance | None = None
+    stopping: StoppingRule | None = None
 
 
 @dataclass(frozen=True)

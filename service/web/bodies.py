@@ -35,14 +35,17 @@ from service.decoding.sources import ArraySource, PoolSource
 from service.errors import InvalidInput, MalformedBody, ServiceBusy, UnsupportedMediaType
 from service.jobs import (
     ARRAY_FIELDS,
+    DEFAULT_STOP_KAPPA,
+    DEFAULT_STOP_ROUNDS,
     LENGTHS,
     TOKEN_FIELDS,
     Balance,
     Prefilter,
     RankRequest,
     Selection,
+    StoppingRule,
 )
-from service.web.schemas import RankJsonSchema, RankQuerySchema, split_query
+from service.web.schemas import MAX_STOP_HISTORY, RankJsonSchema, RankQuerySchema, split_query
 
 NPY_MEDIA_TYPE = "application/x-npy"
 # A multipart part of this name holds an .onnx model used for this request only.
@@ -59,6 +62,9 @@ JSON_PLACES = {
     "balance": "balance.by",
     "balance_targets": "balance.targets",
     "balance_strict": "balance.strict",
+    "stopping_kappa": "stopping.kappa",
+    "stopping_rounds": "stopping.rounds",
+    "stopping_history": "stopping.history",
     "input": "the array's own field (probabilities, logits, samples, ...)",
 }
 
@@ -126,9 +132,7 @@ def _form_fields(request: Request) -> dict[str, str]:
     """The query and form fields of a multipart request; its parts are parsed here."""
     try:
         # Parts over 500 KiB are spooled to TMPDIR while the form is parsed.
-        return single_values(request.args, "query string") | single_values(
-            request.form, "form"
-        )
+        return single_values(request.args, "query string") | single_values(request.form, "form")
     except OSError as error:
         if error.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -246,6 +250,17 @@ def _request(
         model=fields.get("model"),
         prefilter=Prefilter(**fields["prefilter"]) if fields.get("prefilter") else None,
         balance=_balance(fields.get("balance")),
+        stopping=_stopping(fields.get("stopping")),
+    )
+
+
+def _stopping(fields: Mapping[str, Any] | None) -> StoppingRule | None:
+    if fields is None:
+        return None
+    return StoppingRule(
+        kappa=float(fields.get("kappa", DEFAULT_STOP_KAPPA)),
+        rounds=int(fields.get("rounds", DEFAULT_STOP_ROUNDS)),
+        history=tuple(float(kappa) for kappa in fields.get("history", ())),
     )
 
 
@@ -360,6 +375,7 @@ def _nest_composition(fields: dict[str, Any]) -> None:
         fields["prefilter"] = {"strategy": strategy, "keep": keep}
     by, targets = fields.pop("balance", None), fields.pop("balance_targets", None)
     strict = fields.pop("balance_strict")
+    _nest_stopping(fields)
     if by is None:
         if targets is not None:
             raise InvalidInput("balance_targets needs balance=predicted_class", field="balance")
@@ -367,6 +383,43 @@ def _nest_composition(fields: dict[str, Any]) -> None:
     fields["balance"] = {"by": by, "strict": strict}
     if targets is not None:
         fields["balance"]["targets"] = _parse_targets(targets)
+
+
+def _nest_stopping(fields: dict[str, Any]) -> None:
+    """Gather stopping_kappa, stopping_rounds and stopping_history as the JSON
+    ``stopping`` object; any one of them asks for the rule."""
+    given = {
+        name: fields.pop(f"stopping_{name}")
+        for name in ("kappa", "rounds", "history")
+        if f"stopping_{name}" in fields
+    }
+    if not given:
+        return
+    if "history" in given:
+        history = _parse_numbers(str(given["history"]), field="stopping_history")
+        if len(history) > MAX_STOP_HISTORY or not all(-1 <= kappa <= 1 for kappa in history):
+            raise InvalidInput(
+                f"stopping_history holds at most {MAX_STOP_HISTORY} kappas in [-1, 1], got "
+                f"{str(given['history'])[:80]!r}",
+                field="stopping_history",
+            )
+        given["history"] = history
+    fields["stopping"] = given
+
+
+def _parse_numbers(text: str, *, field: str) -> list[float]:
+    """Comma-separated finite numbers, e.g. "0.5,0.25,0.25" ("" is none)."""
+    if not text:
+        return []
+    try:
+        values = [float(item) for item in text.split(",")]
+    except ValueError:
+        raise InvalidInput(
+            f"expected comma-separated numbers, got {text[:80]!r}", field=field
+        ) from None
+    if not all(math.isfinite(value) for value in values):
+        raise InvalidInput(f"expected finite numbers, got {text[:80]!r}", field=field)
+    return values
 
 
 def _parse_targets(text: str) -> list[float]:

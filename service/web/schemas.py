@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from service.jobs import ARRAY_FIELDS, BALANCE_BY, SELECTION_METHODS
+from service.jobs import (
+    ARRAY_FIELDS,
+    BALANCE_BY,
+    DEFAULT_STOP_KAPPA,
+    DEFAULT_STOP_ROUNDS,
+    MAX_STOP_ROUNDS,
+    SELECTION_METHODS,
+)
 from service.jobs.fields import JsonBoolean, JsonInteger, JsonModelRefs, JsonNumber
 
 MAX_SEED = 2**64 - 1
+# Kappas of earlier rounds a stopping rule may send.
+MAX_STOP_HISTORY = 1_000
 MAX_BETA = 1e6
 
 
@@ -58,6 +67,28 @@ class BalanceSchema(Schema):
     strict = _strict_boolean()
 
 
+class StoppingSchema(Schema):
+    """The stabilizing-predictions rule: stop once the mean of the last ``rounds``
+    kappas (``history`` and this round's) reaches ``kappa``."""
+
+    class Meta:
+        unknown = RAISE
+
+    kappa = JsonNumber(
+        load_default=DEFAULT_STOP_KAPPA,
+        allow_nan=False,
+        validate=validate.Range(0, 1, min_inclusive=False),
+    )
+    rounds = JsonInteger(
+        load_default=DEFAULT_STOP_ROUNDS, validate=validate.Range(1, MAX_STOP_ROUNDS)
+    )
+    history = fields.List(
+        JsonNumber(allow_nan=False, validate=validate.Range(-1, 1)),
+        load_default=list,
+        validate=validate.Length(max=MAX_STOP_HISTORY),
+    )
+
+
 class RankJsonSchema(Schema):
     """An application/json rank request; array fields are decoded separately."""
 
@@ -77,6 +108,7 @@ class RankJsonSchema(Schema):
     selection = fields.Nested(SelectionSchema, load_default=lambda: {"method": "top"})
     prefilter = fields.Nested(PrefilterSchema)
     balance = fields.Nested(BalanceSchema)
+    stopping = fields.Nested(StoppingSchema)
 
 
 class RankQuerySchema(Schema):
@@ -105,6 +137,11 @@ class RankQuerySchema(Schema):
     balance = fields.String(validate=validate.OneOf(BALANCE_BY))
     balance_targets = fields.String()
     balance_strict = fields.Boolean(load_default=False)
+    stopping_kappa = fields.Float(
+        allow_nan=False, validate=validate.Range(0, 1, min_inclusive=False)
+    )
+    stopping_rounds = fields.Integer(validate=validate.Range(1, MAX_STOP_ROUNDS))
+    stopping_history = fields.String()
 
 
 def split_query(args: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
