@@ -625,3 +625,17 @@ def test_a_strategy_the_service_refuses_becomes_a_failure(url):
     assert '"status": 4' in outcome.reason
     with pytest.raises(ValueError, match="at least 1 job, got 0"):
         Runner(url, jobs=0)
+
+
+def test_the_stopping_rule_travels_as_fields(alrank):
+    pool = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    result = alrank.rank(
+        "margin",
+        1,
+        probabilities=pool,
+        arrays={"previous_predictions": np.array([0, 1, 0])},
+        stopping={"kappa": 0.9, "rounds": 2, "history": [1.0]},
+    )
+    assert result.diagnostics["agreement"]["kappa"] == 1.0
+    assert result.diagnostics["stop_suggested"] is True
+    assert result.diagnostics["stopping"]["window"] == [1.0, 1.0]

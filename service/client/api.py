@@ -54,6 +54,9 @@ FIELD_NAMES = frozenset(
         "return_token_scores",
         "selection",
         "beta",
+        "stopping_kappa",
+        "stopping_rounds",
+        "stopping_history",
     }
 )
 # Servers and proxies cap the request line (gunicorn at 4094 bytes); longer
@@ -247,6 +250,7 @@ class AlrankClient:
         normalize: bool = False,
         return_all_scores: bool = False,
         return_token_scores: bool = False,
+        stopping: Mapping[str, object] | None = None,
     ) -> RankResult:
         """POST /v1/rank: the ``budget`` pool items most worth labeling, best first.
 
@@ -259,7 +263,10 @@ class AlrankClient:
         token kinds with their ``lengths``, the label kinds,
         ``labeled_labels``. ``selection``: ``"top"`` (default) or a
         stochastic draw, ``"power"``, ``"softmax"`` or ``"softrank"``, with
-        ``beta``; ``{"method": "power", "beta": 2}`` works too.
+        ``beta``; ``{"method": "power", "beta": 2}`` works too. ``stopping``
+        (``{"kappa": 0.99, "rounds": 3, "history": [...]}``, with
+        ``previous_probabilities`` or ``previous_predictions`` in ``arrays``)
+        asks for the stopping rule's verdict in ``diagnostics``.
 
         Raises AlrankError for any error answer (422 for an invalid request,
         with ``errors`` naming the fields), AlrankConnectionError when the
@@ -288,6 +295,7 @@ class AlrankClient:
             normalize=normalize,
             return_all_scores=return_all_scores,
             return_token_scores=return_token_scores,
+            stopping=stopping,
         )
         request = rank_request(self._path("/v1/rank"), fields, named)
         return RankResult.from_body(self._send(request))
@@ -445,6 +453,7 @@ def rank_fields(
     normalize: bool = False,
     return_all_scores: bool = False,
     return_token_scores: bool = False,
+    stopping: Mapping[str, object] | None = None,
 ) -> dict[str, str]:
     """The scalar fields of a rank request as query or form text; unset ones are left out."""
     beta_field: object = beta
@@ -462,6 +471,12 @@ def rank_fields(
         "return_all_scores": return_all_scores or None,
         "return_token_scores": return_token_scores or None,
     }
+    for name, value in (stopping or {}).items():
+        if name not in ("kappa", "rounds", "history"):
+            raise ValueError(f"stopping takes kappa, rounds and history, not {name!r}")
+        if name == "history":
+            value = ",".join(repr(float(kappa)) for kappa in value) or None  # type: ignore[attr-defined]
+        values[f"stopping_{name}"] = value
     fields = {name: _text(value) for name, value in values.items() if value is not None}
     for name, value in (params or {}).items():
         if name in FIELD_NAMES or name in ARRAY_ROLES:
