@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from service.errors import InvalidInput
@@ -288,6 +288,17 @@ def test_a_request_built_from_the_declared_needs_is_valid(name):
 # 1. Permutation equivariance.
 
 
+def _cold_start_tie(request) -> bool:
+    """Whether, without labeled embeddings, the two items nearest the mean of the
+    embeddings are within float rounding of each other."""
+    embeddings = request.arrays.get("embeddings")
+    if embeddings is None or request.arrays.get("labeled_embeddings") is not None:
+        return False
+    points = np.asarray(embeddings, dtype=np.float64)
+    distances = np.sort(np.linalg.norm(points - points.mean(axis=0), axis=1))
+    return len(distances) > 1 and distances[1] - distances[0] <= 1e-4 * (1 + distances[1])
+
+
 @for_each_strategy
 @PROPERTY
 @given(data=st.data())
@@ -302,6 +313,9 @@ def test_permuting_the_pool_permutes_the_answer(name, data):
         assert_valid(rank(moved, seed=7), moved)
         return
     all_scores = request.strategy.pointwise
+    # A cold start picks the item nearest the embeddings' mean, ties to the
+    # lower index: with two items nearly as near, either order is right.
+    assume(all_scores or not _cold_start_tie(request))
     first = rank(request, return_all_scores=all_scores)
     second = rank(moved, return_all_scores=all_scores)
     assert_valid(first, request)
