@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.jobs.costs import COSTS
 from service.jobs.diagnostics import PREVIOUS_ROLES
 from service.jobs.features import FEATURE_PARAMS, FEATURES, LABELED_FEATURES
 from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS, LENGTHS
@@ -9,7 +10,8 @@ from service.ranking.selection import SELECTION_METHODS
 
 # Every array field of a request: the input kinds, the other roles, the
 # features a model scores into an input, and the labeled items' features it
-# turns into labeled embeddings, and the previous round's predictions.
+# turns into labeled embeddings, the previous round's predictions, and the
+# items' label costs.
 ARRAY_FIELDS: tuple[str, ...] = (
     *INPUT_KINDS,
     LENGTHS.name,
@@ -17,6 +19,7 @@ ARRAY_FIELDS: tuple[str, ...] = (
     FEATURES,
     LABELED_FEATURES,
     *PREVIOUS_ROLES,
+    COSTS.name,
 )
 # The token kinds, by name: the axes of one token (1: C; 2: T x C).
 TOKEN_FIELDS: dict[str, int] = {

@@ -16,11 +16,13 @@ import numpy as np
 from service.decoding.limits import check_classes, check_pool_rows
 from service.decoding.sources import PoolSource, ReorderedSource, UnpaddedSource
 from service.errors import InvalidInput
+from service.jobs.costs import check_affordable, check_budget_fields, cost_plan, split_costs
 from service.jobs.diagnostics import diagnostics_plan, split_previous
 from service.jobs.params import check_params
 from service.jobs.request import JobSummary, RankLimits, RankRequest
 from service.ranking.checks import check_finite, check_shape
 from service.ranking.composition import BALANCED_SELECTIONS, Balance
+from service.ranking.costs import CostPlan
 from service.ranking.inputs import ARRAY_ROLES, INPUT_KINDS, LENGTHS, ArraySpec, InputKind
 from service.ranking.items import Chunk, item_chunks, ragged_chunks
 from service.ranking.multilabel import LABEL_CARDINALITY, LABELED_LABELS, label_cardinality
@@ -94,7 +96,9 @@ def plan_job(
     remaining parameters."""
     prefilter = _prefilter(request, strategy)
     scorer = strategy if strategy.form is not None or prefilter is None else prefilter.strategy
+    check_budget_fields(request)
     previous, sources = split_previous(sources)
+    costs_source, sources = split_costs(sources)
     kind, source = _input(sources, scorer, kinds)
     declared = strategy.params + (kind.params if kind else ())
     checked = check_params(params, declared, strict=request.params_typed)
@@ -123,25 +127,14 @@ def plan_job(
         checked[LABEL_CARDINALITY.name] = _label_cardinality(request, checked, arrays)
         arrays.pop(LABELED_LABELS, None)
     exclude = check_exclude(request.exclude, pool_size=pool_size)
-    if limits.max_budget is not None and request.budget > limits.max_budget:
-        raise InvalidInput(
-            f"budget {request.budget} exceeds the service's limit of {limits.max_budget}",
-            field="budget",
-        )
-    empty = np.empty(0, np.int64) if lengths is None else np.flatnonzero(lengths == 0)
-    check_budget(
-        request.budget,
-        pool_size=pool_size,
-        n_excluded=exclude.shape[0],
-        n_empty=np.setdiff1d(empty, exclude).shape[0],
+    costs = cost_plan(
+        request, costs_source, strategy, pool_size=pool_size, max_items=limits.max_budget
     )
-    if empty.shape[0]:
-        # A sequence without tokens has nothing to annotate: never picked.
-        exclude = np.union1d(exclude, empty)
+    budget, exclude = _budget(request, costs, exclude, lengths, pool_size, limits)
     plan = RankPlan(
         strategy=strategy,
         input_kind=kind,
-        budget=request.budget,
+        budget=budget,
         exclude=exclude,
         params=checked,
         normalize=request.normalize,
@@ -161,8 +154,41 @@ def plan_job(
             normalize=request.normalize,
             stopping=request.stopping,
         ),
+        costs=costs,
     )
     return Job(plan, pool_size, source, arrays, lengths, model_id)
+
+
+def _budget(
+    request: RankRequest,
+    costs: CostPlan | None,
+    exclude: np.ndarray,
+    lengths: np.ndarray | None,
+    pool_size: int,
+    limits: RankLimits,
+) -> tuple[int, np.ndarray]:
+    """The plan's budget (1, a placeholder, when money is spent instead) and its
+    exclusions, sequences without tokens added: they have nothing to annotate."""
+    empty = np.empty(0, np.int64) if lengths is None else np.flatnonzero(lengths == 0)
+    exclude_all = np.union1d(exclude, empty) if empty.shape[0] else exclude
+    if costs is not None:
+        check_affordable(costs, exclude_all)
+        return 1, exclude_all
+    budget = request.budget
+    if budget is None:
+        raise ValueError("check_budget_fields lets no request without a budget through")
+    if limits.max_budget is not None and budget > limits.max_budget:
+        raise InvalidInput(
+            f"budget {budget} exceeds the service's limit of {limits.max_budget}",
+            field="budget",
+        )
+    check_budget(
+        budget,
+        pool_size=pool_size,
+        n_excluded=exclude.shape[0],
+        n_empty=np.setdiff1d(empty, exclude).shape[0],
+    )
+    return budget, exclude_all
 
 
 def _prefilter(request: RankRequest, strategy: Strategy) -> PrefilterPlan | None:
@@ -186,7 +212,7 @@ def _prefilter(request: RankRequest, strategy: Strategy) -> PrefilterPlan | None
             f"the prefilter must be a pointwise strategy; {scorer.name!r} picks a batch itself",
             field="prefilter.strategy",
         )
-    if request.prefilter.keep < request.budget:
+    if request.budget is not None and request.prefilter.keep < request.budget:
         raise InvalidInput(
             f"prefilter keep ({request.prefilter.keep}) must be at least the budget "
             f"({request.budget})",

@@ -31,10 +31,12 @@ class RankRequest:
     ``ranking.composition``). ``return_token_scores`` asks for each pick's
     per-token scores (token kinds). ``stopping`` asks whether the
     stabilizing-predictions rule stops now (see ``ranking.agreement``).
+    ``budget`` counts the items to pick; ``budget_cost`` instead spends money
+    on the ``costs`` array (see ``ranking.costs``): exactly one is set.
     """
 
     strategy: str
-    budget: int
+    budget: int | None
     arrays: Mapping[str, PoolSource]
     params: Mapping[str, object] = field(default_factory=dict)
     params_typed: bool = True
@@ -48,6 +50,7 @@ class RankRequest:
     prefilter: Prefilter | None = None
     balance: Balance | None = None
     stopping: StoppingRule | None = None
+    budget_cost: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ class RankAnswer:
     """A ranking and what it answered: the strategy's registered name (an
     alias resolved), the budget, the selection, its prefilter (the registered
     name) and balance, and the model that scored the features, if any (a
-    committee's member ids, in order)."""
+    committee's member ids, in order); ``budget_cost`` the money the request
+    gave to spend, when it gave money rather than a count."""
 
     ranking: Ranking
     strategy: str
@@ -94,3 +98,4 @@ class RankAnswer:
     model_id: str | tuple[str, ...] | None = None
     prefilter: Prefilter | None = None
     balance: Balance | None = None
+    budget_cost: float | None = None

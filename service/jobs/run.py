@@ -86,14 +86,17 @@ def rank(
         # The dropout's seed reproduces the ranking, so the answer names it.
         ranking = replace(ranking, seed=scored.samples.seed)
     prefilter = job.plan.prefilter
+    # With a budget of money, the budget is what it bought.
+    budget = job.plan.budget if job.plan.costs is None else int(ranking.indices.shape[0])
     return RankAnswer(
         ranking,
         strategy.name,
-        job.plan.budget,
+        budget,
         job.plan.selection,
         model_id,
         prefilter=None if prefilter is None else Prefilter(prefilter.strategy.name, prefilter.keep),
         balance=job.plan.balance,
+        budget_cost=request.budget_cost,
     )
 
 

@@ -317,3 +317,26 @@ def confusion_into(first: np.ndarray, second: np.ndarray, counts: np.ndarray) ->
     """counts[first[i], second[i]] += 1 for each i of the class ids (m,), (m,)."""
     for i in range(first.shape[0]):
         counts[first[i], second[i]] += 1
+
+
+@_compiled
+def greedy_fill_into(
+    order: np.ndarray, costs: np.ndarray, budget: float, max_items: int, taken: np.ndarray
+) -> tuple[int, float]:
+    """Walk ``order`` (m,) of item positions, taking each item whose cost (of
+    ``costs``) still fits: the spend so far plus its cost, added in walk order,
+    at most ``budget``; stop after ``max_items``. Write the taken positions to
+    ``taken`` in order; return how many were taken and the spend (so the
+    spend reported is the one compared, never above the budget)."""
+    spent = 0.0
+    count = 0
+    for j in range(order.shape[0]):
+        if count == max_items:
+            break
+        item = order[j]
+        after = spent + costs[item]
+        if after <= budget:
+            spent = after
+            taken[count] = item
+            count += 1
+    return count, spent

@@ -17,6 +17,7 @@ import numpy as np
 from service.errors import InvalidInput
 from service.ranking.bayesian import mean_of_pass_columns
 from service.ranking.composition import Balance, BalancedSelector, prefilter_positions
+from service.ranking.costs import CostPlan, spend
 from service.ranking.diagnostics import Diagnostics, DiagnosticsPlan, PoolTally
 from service.ranking.inputs import (
     ARRAY_ROLES,
@@ -58,6 +59,8 @@ class RankPlan:
     ``keep_token_scores`` keeps every token's score to return the picks';
     ``lengths`` (n,) are a token kind's tokens per sequence. ``diagnostics``
     says what the answer's pool summary gathers (None: no summary).
+    ``costs`` (pointwise strategies, selection top) spends a budget of money
+    instead of taking ``budget`` items (see ranking.costs).
     """
 
     strategy: Strategy
@@ -74,6 +77,7 @@ class RankPlan:
     keep_token_scores: bool = False
     lengths: np.ndarray | None = None
     diagnostics: DiagnosticsPlan | None = field(default_factory=DiagnosticsPlan)
+    costs: CostPlan | None = None
 
     @property
     def randomized(self) -> bool:
@@ -88,7 +92,8 @@ class Ranking:
     ``seed`` is set when randomness was used; ``all_scores`` (n,) holds every
     pool item's score in pool order when it was asked for; ``token_scores``
     each pick's per-token scores (L_i,), in pick order, when they were;
-    ``diagnostics`` what the ranking saw of the pool.
+    ``diagnostics`` what the ranking saw of the pool; ``cost_used`` the
+    money the picks cost, when a budget of money was spent.
     """
 
     indices: np.ndarray
@@ -98,6 +103,7 @@ class Ranking:
     all_scores: np.ndarray | None
     token_scores: tuple[np.ndarray, ...] | None = None
     diagnostics: Diagnostics | None = None
+    cost_used: float | None = None
 
 
 def draw_seed() -> int:
@@ -148,7 +154,7 @@ def _rank_pointwise(chunks: Iterable[Chunk], *, pool_size: int, plan: RankPlan) 
         offset, size = chunk.offset, scores.shape[0]
         if tally is not None:
             tally.push(offset, scores, seen)
-        if plan.keep_all_scores:
+        if plan.keep_all_scores or plan.costs is not None:
             if all_scores is None:
                 all_scores = np.empty(pool_size, dtype=scores.dtype)
             all_scores[offset : offset + size] = scores
@@ -162,12 +168,43 @@ def _rank_pointwise(chunks: Iterable[Chunk], *, pool_size: int, plan: RankPlan) 
                 plan.budget, plan.selection, select_rng, n_classes, plan.balance
             )
         balanced.push(scores, offset, excluded, predicted_classes(probs))
+    diagnostics = tally.result() if tally is not None else None
+    if plan.costs is not None and all_scores is not None:
+        return _spent(all_scores, plan, seed, diagnostics, token_scores)
     indices, top_scores = (balanced or selector).result()
     picked_tokens = None
     if token_scores is not None and plan.lengths is not None:
         picked_tokens = _picked_units(token_scores, plan.lengths, indices)
-    diagnostics = tally.result() if tally is not None else None
     return Ranking(indices, top_scores, pool_size, seed, all_scores, picked_tokens, diagnostics)
+
+
+def _spent(
+    all_scores: np.ndarray,
+    plan: RankPlan,
+    seed: int | None,
+    diagnostics: Diagnostics | None,
+    token_scores: list[np.ndarray] | None,
+) -> Ranking:
+    """The ranking of a budget of money: greedy by score per unit cost."""
+    if plan.costs is None:
+        raise ValueError("a ranking by cost needs the plan's costs")
+    eligible = np.ones(all_scores.shape[0], dtype=bool)
+    eligible[plan.exclude] = False
+    spent = spend(all_scores, eligible, plan.costs)
+    kept = all_scores if plan.keep_all_scores else None
+    picked_tokens = None
+    if token_scores is not None and plan.lengths is not None:
+        picked_tokens = _picked_units(token_scores, plan.lengths, spent.indices)
+    return Ranking(
+        spent.indices,
+        spent.scores,
+        all_scores.shape[0],
+        seed,
+        kept,
+        picked_tokens,
+        diagnostics=diagnostics,
+        cost_used=spent.cost_used,
+    )
 
 
 def _item_scores(

@@ -237,7 +237,8 @@ def _request(
     """The request of checked scalar ``fields`` (see schemas) and its arrays."""
     return RankRequest(
         strategy=fields["strategy"],
-        budget=fields["budget"],
+        budget=fields.get("budget"),
+        budget_cost=fields.get("budget_cost"),
         arrays=sources,
         params=params,
         params_typed=typed,

@@ -72,6 +72,9 @@ def _render(answer: RankAnswer) -> dict[str, object]:
         body["all_scores"] = ranking.all_scores
     if ranking.token_scores is not None:
         body["token_scores"] = list(ranking.token_scores)
+    if answer.budget_cost is not None and ranking.cost_used is not None:
+        body["budget_cost"] = answer.budget_cost
+        body["cost_used"] = ranking.cost_used
     if ranking.diagnostics is not None:
         body["diagnostics"] = ranking.diagnostics.describe()
     if isinstance(answer.model_id, tuple):

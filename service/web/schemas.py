@@ -19,6 +19,8 @@ from service.jobs import (
 from service.jobs.fields import JsonBoolean, JsonInteger, JsonModelRefs, JsonNumber
 
 MAX_SEED = 2**64 - 1
+# Finite, and far above any real label budget.
+MAX_BUDGET_COST = 1e300
 # Kappas of earlier rounds a stopping rule may send.
 MAX_STOP_HISTORY = 1_000
 MAX_BETA = 1e6
@@ -96,7 +98,10 @@ class RankJsonSchema(Schema):
         unknown = RAISE
 
     strategy = fields.String(required=True)
-    budget = JsonInteger(required=True)
+    budget = JsonInteger()
+    budget_cost = JsonNumber(
+        allow_nan=False, validate=validate.Range(min=0, min_inclusive=False, max=MAX_BUDGET_COST)
+    )
     model = JsonModelRefs()
     # The API's field names shadow Schema's ``exclude`` option on purpose.
     exclude = fields.Raw(load_default=list)  # type: ignore[assignment]
@@ -121,7 +126,10 @@ class RankQuerySchema(Schema):
         unknown = RAISE
 
     strategy = fields.String(required=True)
-    budget = fields.Integer(required=True)
+    budget = fields.Integer()
+    budget_cost = fields.Float(
+        allow_nan=False, validate=validate.Range(min=0, min_inclusive=False, max=MAX_BUDGET_COST)
+    )
     model = fields.String(validate=validate.Length(min=1))
     # Names the role of a .npy body (multipart parts are named by role instead).
     input = fields.String(load_default="probabilities", validate=validate.OneOf(ARRAY_FIELDS))
