@@ -639,3 +639,14 @@ def test_the_stopping_rule_travels_as_fields(alrank):
     assert result.diagnostics["agreement"]["kappa"] == 1.0
     assert result.diagnostics["stop_suggested"] is True
     assert result.diagnostics["stopping"]["window"] == [1.0, 1.0]
+
+
+def test_a_budget_of_money_travels_with_its_costs(alrank):
+    pool = np.array([[0.5, 0.5], [0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    result = alrank.rank(
+        "margin", probabilities=pool, arrays={"costs": np.array([3.0, 1, 1, 1])}, budget_cost=2.5
+    )
+    # Margins 1.0, 0.2, 0.8, 0.4 per cost 3, 1, 1, 1: items 2 and 3 fit 2.5.
+    assert result.indices.tolist() == [2, 3]
+    assert result.budget == 2
+    assert result.body["cost_used"] == 2.0

@@ -40,6 +40,7 @@ ARRAY_ROLES = (
     "labeled_labels",
     "previous_probabilities",
     "previous_predictions",
+    "costs",
 )
 # Query and form keys the service reads as request fields; any other key is a parameter.
 FIELD_NAMES = frozenset(
@@ -57,6 +58,7 @@ FIELD_NAMES = frozenset(
         "stopping_kappa",
         "stopping_rounds",
         "stopping_history",
+        "budget_cost",
     }
 )
 # Servers and proxies cap the request line (gunicorn at 4094 bytes); longer
@@ -234,7 +236,7 @@ class AlrankClient:
     def rank(
         self,
         strategy: str,
-        budget: int,
+        budget: int | None = None,
         *,
         probabilities: np.ndarray | None = None,
         logits: np.ndarray | None = None,
@@ -251,6 +253,7 @@ class AlrankClient:
         return_all_scores: bool = False,
         return_token_scores: bool = False,
         stopping: Mapping[str, object] | None = None,
+        budget_cost: float | None = None,
     ) -> RankResult:
         """POST /v1/rank: the ``budget`` pool items most worth labeling, best first.
 
@@ -267,6 +270,9 @@ class AlrankClient:
         (``{"kappa": 0.99, "rounds": 3, "history": [...]}``, with
         ``previous_probabilities`` or ``previous_predictions`` in ``arrays``)
         asks for the stopping rule's verdict in ``diagnostics``.
+        ``budget_cost`` spends money instead of taking ``budget`` items, on
+        ``arrays={"costs": ...}`` (N positive numbers); the result's ``body``
+        holds ``cost_used``.
 
         Raises AlrankError for any error answer (422 for an invalid request,
         with ``errors`` naming the fields), AlrankConnectionError when the
@@ -296,6 +302,7 @@ class AlrankClient:
             return_all_scores=return_all_scores,
             return_token_scores=return_token_scores,
             stopping=stopping,
+            budget_cost=budget_cost,
         )
         request = rank_request(self._path("/v1/rank"), fields, named)
         return RankResult.from_body(self._send(request))
@@ -443,7 +450,7 @@ def _json_object(payload: bytes) -> dict[str, Any] | None:
 
 def rank_fields(
     strategy: str,
-    budget: int,
+    budget: int | None,
     *,
     exclude: Iterable[int] | None = None,
     seed: int | None = None,
@@ -454,6 +461,7 @@ def rank_fields(
     return_all_scores: bool = False,
     return_token_scores: bool = False,
     stopping: Mapping[str, object] | None = None,
+    budget_cost: float | None = None,
 ) -> dict[str, str]:
     """The scalar fields of a rank request as query or form text; unset ones are left out."""
     beta_field: object = beta
@@ -462,7 +470,8 @@ def rank_fields(
         selection = str(selection["method"])
     values: dict[str, object] = {
         "strategy": strategy,
-        "budget": operator.index(budget),
+        "budget": None if budget is None else operator.index(budget),
+        "budget_cost": None if budget_cost is None else float(budget_cost),
         "exclude": _index_list(exclude),
         "seed": None if seed is None else operator.index(seed),
         "selection": selection,
