@@ -81,6 +81,10 @@ simulate: $(VENV)/.installed-examples  ## active learning through the API on sci
 simulate-ner: $(VENV)/.installed-ner  ## active learning for NER through the API (a CRF on tweets); writes examples/results/ner_*
 	$(BIN)/python -m examples.ner $(ARGS)
 
+.PHONY: simulate-costs
+simulate-costs: $(VENV)/.installed-examples  ## cost-aware margin against plain margin at equal spend (digits, cost = inked pixels); writes examples/results/costs_*
+	$(BIN)/python -m examples.costs $(ARGS)
+
 .PHONY: simulate-multilabel
 simulate-multilabel: $(VENV)/.installed-examples  ## multi-label active learning through the API (synthetic data); writes examples/results/multilabel_*
 	$(BIN)/python -m examples.multilabel $(ARGS)

@@ -1,0 +1,5 @@
+"""python -m examples.costs: run the cost-aware simulation (see --help)."""
+
+from examples.costs.experiment import main
+
+raise SystemExit(main())
