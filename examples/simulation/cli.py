@@ -21,6 +21,9 @@ from examples.simulation.report import markdown
 from examples.simulation.results import DatasetResult, write_json
 from examples.simulation.server import REPO_ROOT, service
 from examples.simulation.starts import DEFAULT_STARTS, STARTS
+from examples.simulation.stopping import STOP_KAPPA, STOP_ROUNDS
+from examples.simulation.stopping_plot import plot_stopping
+from examples.simulation.stopping_report import stopping_markdown
 from service.client import AlrankClient
 
 DEFAULT_OUT = REPO_ROOT / "examples" / "results"
@@ -30,6 +33,8 @@ QUICK = {"datasets": ["digits"], "seeds": 1, "rounds": 2, "batch": 5, "jobs": 1}
 FIGURE = "learning_curves.png"
 TABLE = "labels_to_target.md"
 RAW = "results.json"
+STOP_FIGURE = "stopping.png"
+STOP_TABLE = "stopping.md"
 
 
 def _names(text: str) -> list[str]:
@@ -145,7 +150,7 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the simulation, write the figure, the table and the raw JSON; 0 on success."""
+    """Run the simulation, write the figures, the tables and the raw JSON; 0 on success."""
     args = parse_args(argv)
     started = time.monotonic()
     # The matrices are small: one BLAS thread fits them an order of magnitude
@@ -166,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("skipped: " + "; ".join(f"{name} ({why})" for name, why in skipped.items()))
         results = simulate(runner, plans, args)
     write_outputs(args.out, results, skipped, args)
-    written = ", ".join(str(args.out / name) for name in (FIGURE, TABLE, RAW))
+    names = (FIGURE, TABLE, STOP_FIGURE, STOP_TABLE, RAW)
+    written = ", ".join(str(args.out / name) for name in names)
     print(f"\ndone in {time.monotonic() - started:.0f} s; wrote {written}")
     return 0
 
@@ -201,10 +207,12 @@ def simulate(
 def write_outputs(
     out: Path, results: list[DatasetResult], skipped: dict[str, str], args: argparse.Namespace
 ) -> None:
-    """The figure, the labels-to-target table and the raw numbers, in ``out``."""
+    """The figures, the labels-to-target and stopping tables and the raw numbers, in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     plot_curves(results, out / FIGURE)
     (out / TABLE).write_text(markdown(results, skipped), encoding="utf-8")
+    plot_stopping(results, out / STOP_FIGURE)
+    (out / STOP_TABLE).write_text(stopping_markdown(results), encoding="utf-8")
     config = {
         "datasets": args.datasets,
         "starts": {name: STARTS[name].title for name in args.starts},
@@ -216,5 +224,10 @@ def write_outputs(
         "rounds": args.rounds or "per dataset",
         "committee": not args.no_committee,
         "model": "LogisticRegression(C=1.0) on standardized features",
+        "stopping": {
+            "rule": "stabilizing_predictions",
+            "kappa": STOP_KAPPA,
+            "rounds": STOP_ROUNDS,
+        },
     }
     write_json(out / RAW, results, config)

@@ -64,12 +64,28 @@ def committee_samples(
     Each bootstrap resamples every class's labeled items with replacement, so
     every member sees every class the labeled set holds.
     """
+    return committee_probabilities(committee(features, labels, rng, size), pool, classes)
+
+
+def committee(
+    features: np.ndarray, labels: np.ndarray, rng: np.random.Generator, size: int = COMMITTEE_SIZE
+) -> list[LogisticRegression]:
+    """``size`` logistic regressions, each fitted on a stratified bootstrap of the labeled items.
+
+    ``features`` (n, D) and ``labels`` (n,) are the labeled items.
+    """
     members = []
     for _ in range(size):
         rows = stratified_bootstrap(labels, rng)
-        model = fit(features[rows], labels[rows])
-        members.append(probabilities(model, pool, classes))
-    return np.stack(members, axis=1)
+        members.append(fit(features[rows], labels[rows]))
+    return members
+
+
+def committee_probabilities(
+    members: list[LogisticRegression], pool: np.ndarray, classes: np.ndarray
+) -> np.ndarray:
+    """Each member's probabilities over ``pool`` (N, D): N x T x len(classes) float32."""
+    return np.stack([probabilities(model, pool, classes) for model in members], axis=1)
 
 
 def stratified_bootstrap(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

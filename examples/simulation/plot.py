@@ -31,7 +31,7 @@ PALETTE = matplotlib.colormaps["tab10"].colors
 
 def plot_curves(results: list[DatasetResult], path: Path) -> None:
     """Save the figure as PNG: a row per dataset and start, a column per group of strategies."""
-    groups = _groups(results)
+    groups = strategy_groups(results)
     rows, columns = len(results), len(groups)
     # A bare Figure draws with Agg: no display and no pyplot state are needed.
     figure = Figure(figsize=(5.2 * columns, 4.2 * rows), layout="constrained")
@@ -50,7 +50,7 @@ def plot_curves(results: list[DatasetResult], path: Path) -> None:
     figure.savefig(path, dpi=100)
 
 
-def _groups(results: Sequence[DatasetResult]) -> dict[str, list[str]]:
+def strategy_groups(results: Sequence[DatasetResult]) -> dict[str, list[str]]:
     """Group name -> the strategies drawn in its panels (random in all); empty groups dropped."""
     families: dict[str, str] = {}
     for result in results:

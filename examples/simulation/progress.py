@@ -8,6 +8,7 @@ from typing import TextIO
 
 from examples.simulation.report import needed
 from examples.simulation.results import DatasetResult
+from examples.simulation.stopping_report import stop_row
 
 
 class Progress:
@@ -48,14 +49,17 @@ class Progress:
             print(f"\r{text:<78}", end="", file=self.stream, flush=True)
 
     def strategy_finished(self, result: DatasetResult, strategy: str) -> None:
-        """One line per strategy: accuracy after the last round, labels to the target."""
+        """One line per strategy: accuracy after the last round, labels to the target,
+        labels at the stopping rule's stop."""
         now = time.monotonic()
         _, mean, std = result.mean_curve(strategy)
         need = needed(result, strategy)
+        stop = stop_row(result, strategy)
         self.say(
             f"  [{self.done:>3}/{self.total}] {strategy:<20}"
             f" accuracy {mean[-1]:.3f} ± {std[-1]:.3f}"
             f"   labels to target {need.text():>12} ({need.reached}/{need.runs} seeds)"
+            f"   stop at {stop.labels_at_stop:4.0f} ({stop.stopped}/{stop.runs})"
             f"   {now - self.strategy_started:5.1f} s"
         )
         self.strategy_started = now

@@ -1,4 +1,4 @@
-"""What a simulation produced, per dataset: every run's learning curve, and the raw JSON."""
+"""What a simulation produced, per dataset: every run's learning curve and kappas; the raw JSON."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from examples.simulation.loop import Curve
 from examples.simulation.starts import Start
+from examples.simulation.stopping import SERVICE_COMMITTEE
 
 
 @dataclass
@@ -65,8 +66,9 @@ def labels_to_target(curve: Curve, target: float) -> int | None:
 
 
 def write_json(path: Path, results: list[DatasetResult], config: dict[str, Any]) -> None:
-    """Every curve, the targets and the labels each run needed, as JSON: an
-    entry per dataset and start."""
+    """Every curve, the targets and the labels each run needed, the kappas between
+    consecutive rounds and where the stopping rule fired, as JSON: an entry per
+    dataset and start."""
     document = {
         "config": config,
         "datasets": [_dataset_json(result) for result in results],
@@ -97,8 +99,31 @@ def _dataset_json(result: DatasetResult) -> dict[str, Any]:
                 "labels": [curve.labels for curve in curves],
                 "accuracy": [[round(value, 6) for value in curve.accuracy] for curve in curves],
                 "labels_to_target": [labels_to_target(curve, target) for curve in curves],
+                **_stopping_json(curves),
             }
             for name, curves in result.curves.items()
         },
         "failed": result.failed,
     }
+
+
+def _kappas(values: list[float | None]) -> list[float | None]:
+    return [None if value is None else round(value, 6) for value in values]
+
+
+def _stopping_json(curves: list[Curve]) -> dict[str, Any]:
+    """Per seed: the kappas (null in round 0), the rule's verdicts, the first stop; and the
+    evaluated model's own kappas where they differ in kind (a committee's were judged)."""
+    source = curves[0].kappa_source
+    document: dict[str, Any] = {
+        "kappa_source": source,
+        "kappa": [_kappas(curve.kappa) for curve in curves],
+        "stop_suggested": [curve.stop for curve in curves],
+        "stop_round": [curve.stop_round for curve in curves],
+        "labels_at_stop": [
+            None if curve.stop_round is None else curve.labels[curve.stop_round] for curve in curves
+        ],
+    }
+    if source == SERVICE_COMMITTEE:
+        document["model_kappa"] = [_kappas(curve.model_kappa) for curve in curves]
+    return document
