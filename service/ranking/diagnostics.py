@@ -160,8 +160,7 @@ class ClassTally:
 
     def __init__(self, unit: str) -> None:
         self.unit = unit
-        # Four rows of counters and the top probabilities' sums by position
-        # (see kernels.top_class_into).
+        # The top probabilities' sums by position (see kernels.LANES).
         self._counts: np.ndarray | None = None
         self._top_lanes = np.zeros(kernels.LANES, dtype=np.float64)
         self._units = 0
@@ -170,7 +169,7 @@ class ClassTally:
         """Count class columns (c, m) of probabilities; return each unit's class (m,)."""
         c, m = cols.shape
         if self._counts is None:
-            self._counts = np.zeros((4, c), dtype=np.int64)
+            self._counts = np.zeros(c, dtype=np.int64)
         classes = np.empty(m, dtype=np.int32)
         if not m:
             return classes
@@ -186,8 +185,7 @@ class ClassTally:
             return None
         total = math.fsum(self._top_lanes.tolist())
         mean_top = total / self._units if self._units else 0.0
-        counts = self._counts.sum(axis=0)
-        return ClassSummary(self.unit, tuple(int(n) for n in counts), mean_top)
+        return ClassSummary(self.unit, tuple(int(n) for n in self._counts), mean_top)
 
 
 @dataclass(frozen=True)

@@ -222,8 +222,7 @@ def top_class_into(
     ``cols`` (c, m), the columns being pool positions ``first`` .. first + m - 1:
     written to ``best`` (m,) and ``arg`` (m,) int32; each largest entry added to
     ``lanes`` (LANES,) float64 by position, and each row counted in ``counts``
-    (4, c) (four rows of counters, by position, so that runs of one class do
-    not wait on one counter). ``cols`` must hold no NaN."""
+    (c,). ``cols`` must hold no NaN."""
     c, m = cols.shape
     for i in range(m):
         best[i] = cols[0, i]
@@ -242,7 +241,7 @@ def top_class_into(
         found = np.int32(0)
         for i in range(m):
             found += arg[i] == wanted
-        counts[0, k] += found
+        counts[k] += found
 
 
 @_compiled

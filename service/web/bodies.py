@@ -35,8 +35,6 @@ from service.decoding.sources import ArraySource, PoolSource
 from service.errors import InvalidInput, MalformedBody, ServiceBusy, UnsupportedMediaType
 from service.jobs import (
     ARRAY_FIELDS,
-    DEFAULT_STOP_KAPPA,
-    DEFAULT_STOP_ROUNDS,
     LENGTHS,
     TOKEN_FIELDS,
     Balance,
@@ -256,13 +254,11 @@ def _request(
 
 
 def _stopping(fields: Mapping[str, Any] | None) -> StoppingRule | None:
+    """The rule of checked ``stopping`` fields; those not sent keep the rule's defaults."""
     if fields is None:
         return None
-    return StoppingRule(
-        kappa=float(fields.get("kappa", DEFAULT_STOP_KAPPA)),
-        rounds=int(fields.get("rounds", DEFAULT_STOP_ROUNDS)),
-        history=tuple(float(kappa) for kappa in fields.get("history", ())),
-    )
+    given = {name: fields[name] for name in ("kappa", "rounds") if name in fields}
+    return StoppingRule(**given, history=tuple(float(kappa) for kappa in fields.get("history", ())))
 
 
 def _balance(fields: Mapping[str, Any] | None) -> Balance | None:
@@ -397,7 +393,9 @@ def _nest_stopping(fields: dict[str, Any]) -> None:
     if not given:
         return
     if "history" in given:
-        history = _parse_numbers(str(given["history"]), field="stopping_history")
+        text = str(given["history"])
+        history = _parse_numbers(text, field="stopping_history") if text else []
+        # The range check also refuses inf and NaN.
         if len(history) > MAX_STOP_HISTORY or not all(-1 <= kappa <= 1 for kappa in history):
             raise InvalidInput(
                 f"stopping_history holds at most {MAX_STOP_HISTORY} kappas in [-1, 1], got "
@@ -409,28 +407,18 @@ def _nest_stopping(fields: dict[str, Any]) -> None:
 
 
 def _parse_numbers(text: str, *, field: str) -> list[float]:
-    """Comma-separated finite numbers, e.g. "0.5,0.25,0.25" ("" is none)."""
-    if not text:
-        return []
+    """Comma-separated numbers, e.g. "0.5,0.25,0.25", refused naming ``field``."""
     try:
-        values = [float(item) for item in text.split(",")]
+        return [float(item) for item in text.split(",")]
     except ValueError:
         raise InvalidInput(
             f"expected comma-separated numbers, got {text[:80]!r}", field=field
         ) from None
-    if not all(math.isfinite(value) for value in values):
-        raise InvalidInput(f"expected finite numbers, got {text[:80]!r}", field=field)
-    return values
 
 
 def _parse_targets(text: str) -> list[float]:
     """Comma-separated class proportions, e.g. "0.5,0.25,0.25": finite, >= 0."""
-    try:
-        values = [float(item) for item in text.split(",")]
-    except ValueError:
-        raise InvalidInput(
-            f"expected comma-separated numbers, got {text[:80]!r}", field="balance_targets"
-        ) from None
+    values = _parse_numbers(text, field="balance_targets")
     if not all(math.isfinite(value) and value >= 0 for value in values):
         raise InvalidInput(
             f"targets must be finite and at least 0, got {text[:80]!r}", field="balance_targets"
